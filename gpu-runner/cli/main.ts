@@ -1,0 +1,1 @@
+console.log("ocd cli", process.argv.slice(2));
