@@ -1,0 +1,48 @@
+/**
+ * The `ocd` command line. Each subcommand is one module in ./commands/ exporting
+ * `run(argv: string[]): Promise<number>` (the exit code) and a one-line `summary`.
+ * New commands need no change here: `ocd <name>` loads ./commands/<name>.ts.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface CommandModule {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+
+function commandNames(): string[] {
+  return readdirSync(commandsDir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+async function load(name: string): Promise<CommandModule> {
+  return (await import(join(commandsDir, `${name}.ts`))) as CommandModule;
+}
+
+async function printHelp(): Promise<void> {
+  const lines = ['usage: ocd <command> [options]', '', 'commands:'];
+  for (const name of commandNames()) lines.push(`  ${name.padEnd(10)} ${(await load(name)).summary}`);
+  lines.push('', 'Run `ocd <command> --help` for the options of one command.');
+  console.log(lines.join('\n'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    await printHelp();
+    return name ? 0 : 2;
+  }
+  if (!commandNames().includes(name)) {
+    console.error(`ocd: unknown command '${name}'. Commands: ${commandNames().join(', ')}.`);
+    return 2;
+  }
+  return (await load(name)).run(rest);
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,1 +1,0 @@
-console.log("ocd cli", process.argv.slice(2));
