@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { deepMerge, parseSetOverrides } from '../../cli/set-options.ts';
+
+describe('parseSetOverrides', () => {
+  it('builds nested objects and parses JSON values', () => {
+    expect(parseSetOverrides(['ocd.gamma=0.6', 'tome.ratio=[0.75,0.5]', 'ocd.background=inversion', 'tome.enabled=false'])).toEqual({
+      ocd: { gamma: 0.6, background: 'inversion' },
+      tome: { ratio: [0.75, 0.5], enabled: false },
+    });
+  });
+
+  it.each([['gamma'], ['=1'], ['a..b=1'], ['__proto__.x=1']])('fails on the malformed assignment %s', (bad) => {
+    expect(() => parseSetOverrides([bad])).toThrow(/--set/);
+  });
+
+  it('fails when a key is used both as a value and as an object', () => {
+    expect(() => parseSetOverrides(['ocd=1', 'ocd.gamma=0.5'])).toThrow(/already set/);
+  });
+});
+
+describe('deepMerge', () => {
+  it('merges objects and replaces arrays', () => {
+    expect(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] } }, { d: 2 })).toEqual({ a: { b: 1, c: [3] }, d: 2 });
+  });
+});
