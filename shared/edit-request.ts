@@ -1,0 +1,351 @@
+/**
+ * The edit request: every knob of the editing method (method.md §2-§6) with its bounds, and the per-preset
+ * defaults. One source of truth for the API (validation, OpenAPI), the runner and the engine.
+ *
+ * A request names a preset and any knobs it wants to override; `resolveEditOptions` fills the rest from
+ * `PRESET_DEFAULTS`. A preset only sets defaults: every knob stays settable under every preset.
+ */
+import { z } from 'zod';
+
+/** The three presets of method.md §2. */
+export const PRESETS = ['ocd', 'optimized', 'fatezero'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+/** Bounds shared by the schema, the docs and the tests. */
+export const EDIT_LIMITS = {
+  promptMaxChars: 1000,
+  framesMax: 64,
+  sizeMin: 128,
+  sizeMax: 1024,
+  sizeMultiple: 64,
+  stepsMax: 100,
+  guidanceMax: 30,
+  tomeRatioMax: 0.95,
+  tomeLevelsMax: 4,
+  tomeCellMax: 8,
+  betaMax: 100,
+  dilateMax: 16,
+  reweightWordsMax: 77,
+  reweightFactorMax: 10,
+  blendWordsMax: 16,
+  wordMaxChars: 100,
+  seedMax: 2 ** 32 - 1,
+  minChannelsMax: 4096,
+} as const;
+
+const prompt = (what: string) =>
+  z
+    .string()
+    .max(EDIT_LIMITS.promptMaxChars, `${what} must be at most ${EDIT_LIMITS.promptMaxChars} characters`)
+    .refine((text) => text.trim().length > 0, `${what} must contain a non-blank character`);
+
+const fraction = z.number().min(0).max(1);
+const word = z.string().min(1).max(EDIT_LIMITS.wordMaxChars);
+const steps = z.int().min(1).max(EDIT_LIMITS.stepsMax);
+
+const FramesSchema = z.strictObject({
+  count: z.int().min(1).max(EDIT_LIMITS.framesMax).optional().describe('How many frames to edit (default 8).'),
+  selection: z
+    .enum(['first', 'spread'])
+    .optional()
+    .describe("'spread' (default) picks frames evenly spaced over the clip; 'first' takes the first `count` frames."),
+});
+
+const SamplerSchema = z.strictObject({
+  kind: z.enum(['ddim', 'dpmsolver++']).optional().describe("Editing sampler: 'ddim' (fatezero) or 'dpmsolver++' (2M)."),
+  steps: steps.optional().describe('Denoising steps (fatezero 50, otherwise 20).'),
+  guidance: z.number().min(0).max(EDIT_LIMITS.guidanceMax).optional().describe('Classifier-free guidance scale (7.5).'),
+});
+
+const InversionSchema = z.strictObject({
+  steps: steps.optional().describe('DDIM inversion steps; paired with the editing steps, so it must equal sampler.steps.'),
+});
+
+const BlendWordsSchema = z.strictObject({
+  source: z.array(word).min(1).max(EDIT_LIMITS.blendWordsMax).describe('Words of the source prompt that mark the edited object.'),
+  target: z.array(word).min(1).max(EDIT_LIMITS.blendWordsMax).describe('Words of the target prompt that mark the new object.'),
+});
+
+const FusionSchema = z.strictObject({
+  controller: z
+    .enum(['auto', 'refine', 'replace'])
+    .optional()
+    .describe("Cross-attention fusion: 'replace' needs equal word counts; 'auto' picks replace when counts match, else refine."),
+  crossReplaceSteps: fraction.optional().describe('Fraction of editing steps that fuse cross-attention (0.8).'),
+  selfReplaceSteps: fraction.optional().describe('Fraction of editing steps that fuse self-attention (0.9).'),
+  reweight: z
+    .record(word, z.number().min(-EDIT_LIMITS.reweightFactorMax).max(EDIT_LIMITS.reweightFactorMax))
+    .refine((map) => Object.keys(map).length <= EDIT_LIMITS.reweightWordsMax, `at most ${EDIT_LIMITS.reweightWordsMax} reweighted words`)
+    .optional()
+    .describe('Per-word attention reweighting of target words, e.g. {"red": 2}.'),
+  blendWords: BlendWordsSchema.nullable().optional().describe('Words whose attention defines the blend mask; null = no blend mask.'),
+  blendThreshold: fraction.optional().describe('Threshold of the normalized blend-word attention (0.3).'),
+  store: z
+    .enum(['auto', 'memory', 'disk'])
+    .optional()
+    .describe("Where recorded attention maps live: 'auto' (where the model runs), 'memory' (host), 'disk'."),
+});
+
+const TomeSchema = z.strictObject({
+  enabled: z.boolean().optional().describe('Token merging in self-attention.'),
+  ratio: z
+    .array(z.number().min(0).max(EDIT_LIMITS.tomeRatioMax))
+    .min(1)
+    .max(EDIT_LIMITS.tomeLevelsMax)
+    .optional()
+    .describe('Merge ratio per UNet level, highest resolution first; its length is the deepest merged level.'),
+  sx: z.int().min(1).max(EDIT_LIMITS.tomeCellMax).optional().describe('Destination cell width in tokens (2).'),
+  sy: z.int().min(1).max(EDIT_LIMITS.tomeCellMax).optional().describe('Destination cell height in tokens (2).'),
+  paired: z.boolean().optional().describe('Reuse the inversion merge plan at the same editing timestep (true).'),
+  resamplePerFrame: z.boolean().optional().describe('Draw destination offsets independently per frame (true).'),
+  scope: z.enum(['frame', 'clip']).optional().describe("'frame' merges within each frame; 'clip' pools all frames."),
+  objectCentric: z.boolean().optional().describe('Down-weight foreground sources so merging happens in the background.'),
+  beta: z.number().min(0).max(EDIT_LIMITS.betaMax).optional().describe('Foreground penalty on merge scores (10).'),
+});
+
+const OCDSchema = z.strictObject({
+  sampling: z.boolean().optional().describe('Object-centric sampling: fewer background steps.'),
+  gamma: fraction.optional().describe('Fraction of steps in the decoupled phase (0.5).'),
+  phi: z.number().gt(0).max(1).optional().describe('Fraction of decoupled steps the background runs (0.25).'),
+  background: z.enum(['coarse', 'inversion']).optional().describe("Background branch: 'coarse' (default) or 'inversion'."),
+  mask: z
+    .enum(['auto', 'video', 'none'])
+    .optional()
+    .describe("Saliency mask: 'video' (the uploaded mask), 'auto' (blend-word attention), 'none'."),
+  maskThreshold: fraction.optional().describe('Threshold of the auto mask (0.3).'),
+  dilate: z.int().min(0).max(EDIT_LIMITS.dilateMax).optional().describe('Mask dilation in latent pixels (2).'),
+});
+
+const CrossFrameSchema = z.strictObject({
+  minChannels: z
+    .int()
+    .min(1)
+    .max(EDIT_LIMITS.minChannelsMax)
+    .nullable()
+    .optional()
+    .describe("Blocks with at least this many channels attend to the middle frame; null = the model's second block width."),
+});
+
+/** The knobs of an edit, without the inputs. Every field but the prompts is optional. */
+export const EditKnobsSchema = z.strictObject({
+  preset: z.enum(PRESETS).optional().describe("Defaults to apply: 'ocd' (default), 'optimized' or 'fatezero'."),
+  sourcePrompt: prompt('sourcePrompt').describe('What the clip shows now, e.g. "a brown bear walking".'),
+  targetPrompt: prompt('targetPrompt').describe('What it should show, e.g. "a red tiger walking".'),
+  negativePrompt: z.string().max(EDIT_LIMITS.promptMaxChars).optional().describe("Unconditional prompt ('')."),
+  seed: z.int().min(0).max(EDIT_LIMITS.seedMax).optional().describe('Random seed (0); the same seed gives the same edit.'),
+  frames: FramesSchema.optional(),
+  size: z
+    .int()
+    .min(EDIT_LIMITS.sizeMin)
+    .max(EDIT_LIMITS.sizeMax)
+    .multipleOf(EDIT_LIMITS.sizeMultiple)
+    .nullable()
+    .optional()
+    .describe('Working size of the short side in pixels, a multiple of 64; null = the model default.'),
+  sampler: SamplerSchema.optional(),
+  inversion: InversionSchema.optional(),
+  fusion: FusionSchema.optional(),
+  tome: TomeSchema.optional(),
+  ocd: OCDSchema.optional(),
+  crossFrame: CrossFrameSchema.optional(),
+});
+
+/** The edit request as the engine and CLI take it. */
+export type EditRequest = z.infer<typeof EditKnobsSchema>;
+
+/** Every knob resolved: what the engine runs with and what the report records. */
+export interface EditOptions {
+  preset: Preset;
+  sourcePrompt: string;
+  targetPrompt: string;
+  negativePrompt: string;
+  seed: number;
+  frames: { count: number; selection: 'first' | 'spread' };
+  size: number | null;
+  sampler: { kind: 'ddim' | 'dpmsolver++'; steps: number; guidance: number };
+  inversion: { steps: number };
+  fusion: {
+    controller: 'auto' | 'refine' | 'replace';
+    crossReplaceSteps: number;
+    selfReplaceSteps: number;
+    reweight: Record<string, number>;
+    blendWords: { source: string[]; target: string[] } | null;
+    blendThreshold: number;
+    store: 'auto' | 'memory' | 'disk';
+  };
+  tome: {
+    enabled: boolean;
+    ratio: number[];
+    sx: number;
+    sy: number;
+    paired: boolean;
+    resamplePerFrame: boolean;
+    scope: 'frame' | 'clip';
+    objectCentric: boolean;
+    beta: number;
+  };
+  ocd: {
+    sampling: boolean;
+    gamma: number;
+    phi: number;
+    background: 'coarse' | 'inversion';
+    mask: 'auto' | 'video' | 'none';
+    maskThreshold: number;
+    dilate: number;
+  };
+  crossFrame: { minChannels: number | null };
+}
+
+/** Defaults per preset: everything except the prompts. */
+export type PresetDefaults = Omit<EditOptions, 'preset' | 'sourcePrompt' | 'targetPrompt'>;
+
+const COMMON_DEFAULTS: PresetDefaults = {
+  negativePrompt: '',
+  seed: 0,
+  frames: { count: 8, selection: 'spread' },
+  size: null,
+  sampler: { kind: 'dpmsolver++', steps: 20, guidance: 7.5 },
+  inversion: { steps: 20 },
+  fusion: {
+    controller: 'auto',
+    crossReplaceSteps: 0.8,
+    selfReplaceSteps: 0.9,
+    reweight: {},
+    blendWords: null,
+    blendThreshold: 0.3,
+    store: 'auto',
+  },
+  tome: {
+    enabled: false,
+    ratio: [0.5],
+    sx: 2,
+    sy: 2,
+    paired: true,
+    resamplePerFrame: true,
+    scope: 'frame',
+    objectCentric: false,
+    beta: 10,
+  },
+  ocd: { sampling: false, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'none', maskThreshold: 0.3, dilate: 2 },
+  crossFrame: { minChannels: null },
+};
+
+/** The defaults of each preset (method.md §2). Frozen: copy before changing. */
+export const PRESET_DEFAULTS: Readonly<Record<Preset, Readonly<PresetDefaults>>> = deepFreeze({
+  // Faithful to FateZero so speed-up ratios mean what the paper's mean: DDIM 50, host attention store, no merging.
+  fatezero: {
+    ...COMMON_DEFAULTS,
+    sampler: { kind: 'ddim', steps: 50, guidance: 7.5 },
+    inversion: { steps: 50 },
+    fusion: { ...COMMON_DEFAULTS.fusion, store: 'memory' },
+  },
+  // DPM-Solver++ 20 steps, paired per-frame-resampled ToMe at the highest level.
+  optimized: {
+    ...COMMON_DEFAULTS,
+    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.5] },
+  },
+  // Optimized plus object-centric ToMe (0.75 / 0.5) and object-centric sampling (gamma 0.5, phi 0.25).
+  ocd: {
+    ...COMMON_DEFAULTS,
+    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.75, 0.5], objectCentric: true },
+    ocd: { ...COMMON_DEFAULTS.ocd, sampling: true, mask: 'auto' },
+  },
+});
+
+/** The preset used when a request names none. */
+export const DEFAULT_PRESET: Preset = 'ocd';
+
+/** What the caller supplied besides the knobs, which changes some defaults. */
+export interface EditContext {
+  /** A mask video came with the request: `ocd.mask` then defaults to 'video'. */
+  hasMaskVideo?: boolean;
+}
+
+/**
+ * Apply the preset's defaults to a request. Explicit knobs always win; `inversion.steps` defaults to the
+ * resolved `sampler.steps` because inversion and editing share their timesteps.
+ *
+ * @throws Error when the resolved knobs contradict each other (see `checkEditOptions`).
+ * @example resolveEditOptions({ sourcePrompt: 'a bear', targetPrompt: 'a tiger', preset: 'optimized' }).sampler.steps // 20
+ */
+export function resolveEditOptions(request: EditRequest, context: EditContext = {}): EditOptions {
+  const options = applyDefaults(request, context);
+  const problems = checkEditOptions(options, context);
+  if (problems.length > 0) {
+    throw new Error(`Invalid edit options: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
+  }
+  return options;
+}
+
+function applyDefaults(request: EditRequest, context: EditContext): EditOptions {
+  const preset = request.preset ?? DEFAULT_PRESET;
+  const base = PRESET_DEFAULTS[preset];
+  const sampler = { ...base.sampler, ...defined(request.sampler) };
+  const defaultMask = context.hasMaskVideo ? 'video' : base.ocd.mask;
+  return {
+    preset,
+    sourcePrompt: request.sourcePrompt,
+    targetPrompt: request.targetPrompt,
+    negativePrompt: request.negativePrompt ?? base.negativePrompt,
+    seed: request.seed ?? base.seed,
+    frames: { ...base.frames, ...defined(request.frames) },
+    size: request.size === undefined ? base.size : request.size,
+    sampler,
+    inversion: { steps: request.inversion?.steps ?? sampler.steps },
+    fusion: {
+      ...base.fusion,
+      reweight: { ...base.fusion.reweight },
+      blendWords: base.fusion.blendWords && { source: [...base.fusion.blendWords.source], target: [...base.fusion.blendWords.target] },
+      ...defined(request.fusion),
+    },
+    tome: { ...base.tome, ratio: [...base.tome.ratio], ...defined(request.tome) },
+    ocd: { ...base.ocd, mask: defaultMask, ...defined(request.ocd) },
+    crossFrame: { ...base.crossFrame, ...defined(request.crossFrame) },
+  };
+}
+
+/** A contradiction between resolved knobs. */
+export interface EditOptionsProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Cross-field checks that single-field bounds cannot express. Empty when the options are consistent.
+ */
+export function checkEditOptions(options: EditOptions, context: EditContext = {}): EditOptionsProblem[] {
+  const problems: EditOptionsProblem[] = [];
+  if (options.inversion.steps !== options.sampler.steps) {
+    problems.push({
+      path: ['inversion', 'steps'],
+      message: `is ${options.inversion.steps} but sampler.steps is ${options.sampler.steps}; editing step c uses the maps inversion recorded at the same timestep, so set both to the same value (or leave inversion.steps out)`,
+    });
+  }
+  if (options.ocd.mask === 'video' && context.hasMaskVideo === false) {
+    problems.push({ path: ['ocd', 'mask'], message: "is 'video' but no mask video was given; upload one as `mask` or choose 'auto' or 'none'" });
+  }
+  return problems;
+}
+
+/**
+ * The edit request schema with cross-field checks: what the API validates (plus its inputs, see `api.ts`).
+ */
+export const EditRequestSchema = EditKnobsSchema.superRefine((request, ctx) => {
+  for (const problem of checkEditOptions(applyDefaults(request, {}), {})) {
+    ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+  }
+});
+
+/** Drop keys whose value is undefined so that spreading does not erase a default. */
+function defined<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

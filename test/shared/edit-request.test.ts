@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EditRequestSchema,
+  PRESET_DEFAULTS,
+  resolveEditOptions,
+  type EditRequest,
+  type Preset,
+} from '../../shared/edit-request.ts';
+
+const prompts = { sourcePrompt: 'a brown bear walking', targetPrompt: 'a red tiger walking' };
+
+describe('resolveEditOptions', () => {
+  it('defaults to the ocd preset with object-centric sampling and merging on', () => {
+    const options = resolveEditOptions(prompts);
+    expect(options.preset).toBe('ocd');
+    expect(options.sampler).toEqual({ kind: 'dpmsolver++', steps: 20, guidance: 7.5 });
+    expect(options.inversion.steps).toBe(20);
+    expect(options.tome).toMatchObject({ enabled: true, ratio: [0.75, 0.5], objectCentric: true, beta: 10 });
+    expect(options.ocd).toMatchObject({ sampling: true, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'auto' });
+    expect(options.frames).toEqual({ count: 8, selection: 'spread' });
+    expect(options.negativePrompt).toBe('');
+    expect(options.size).toBeNull();
+  });
+
+  it('keeps fatezero faithful: DDIM 50 steps, host store, no merging, no OCD sampling', () => {
+    const options = resolveEditOptions({ ...prompts, preset: 'fatezero' });
+    expect(options.sampler).toEqual({ kind: 'ddim', steps: 50, guidance: 7.5 });
+    expect(options.inversion.steps).toBe(50);
+    expect(options.fusion.store).toBe('memory');
+    expect(options.tome.enabled).toBe(false);
+    expect(options.ocd.sampling).toBe(false);
+    expect(options.fusion).toMatchObject({ crossReplaceSteps: 0.8, selfReplaceSteps: 0.9, blendThreshold: 0.3 });
+  });
+
+  it('optimized merges at the highest level with paired, per-frame plans', () => {
+    const options = resolveEditOptions({ ...prompts, preset: 'optimized' });
+    expect(options.tome).toMatchObject({ enabled: true, ratio: [0.5], paired: true, resamplePerFrame: true, objectCentric: false });
+    expect(options.ocd.sampling).toBe(false);
+  });
+
+  it.each<[Preset, EditRequest]>([
+    ['fatezero', { ...prompts, preset: 'fatezero', tome: { enabled: true, ratio: [0.3] } }],
+    ['ocd', { ...prompts, preset: 'ocd', ocd: { sampling: false, gamma: 0 } }],
+  ])('lets every knob override the %s preset', (_preset, request) => {
+    const options = resolveEditOptions(request);
+    if (request.tome) expect(options.tome).toMatchObject(request.tome);
+    if (request.ocd) expect(options.ocd).toMatchObject(request.ocd);
+  });
+
+  it('pairs inversion steps with sampler steps unless set', () => {
+    expect(resolveEditOptions({ ...prompts, sampler: { steps: 30 } }).inversion.steps).toBe(30);
+    expect(() => resolveEditOptions({ ...prompts, sampler: { steps: 30 }, inversion: { steps: 10 } })).toThrow(/inversion\.steps.*sampler\.steps is 30/);
+  });
+
+  it('defaults the mask to the uploaded mask video when one is given', () => {
+    expect(resolveEditOptions(prompts, { hasMaskVideo: true }).ocd.mask).toBe('video');
+    expect(() => resolveEditOptions({ ...prompts, ocd: { mask: 'video' } }, { hasMaskVideo: false })).toThrow(/no mask video/);
+  });
+
+  it('never lets a resolved option alias the frozen defaults', () => {
+    const options = resolveEditOptions(prompts);
+    options.tome.ratio.push(0.1);
+    options.fusion.reweight.red = 2;
+    expect(PRESET_DEFAULTS.ocd.tome.ratio).toEqual([0.75, 0.5]);
+    expect(PRESET_DEFAULTS.ocd.fusion.reweight).toEqual({});
+  });
+});
+
+describe('EditRequestSchema', () => {
+  it('accepts a minimal request', () => {
+    expect(EditRequestSchema.safeParse(prompts).success).toBe(true);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['an empty source prompt', { ...prompts, sourcePrompt: '' }, 'sourcePrompt'],
+    ['a blank target prompt', { ...prompts, targetPrompt: '   ' }, 'targetPrompt'],
+    ['a 10 kB prompt', { ...prompts, sourcePrompt: 'a'.repeat(10_000) }, 'sourcePrompt'],
+    ['an unknown preset', { ...prompts, preset: 'turbo' }, 'preset'],
+    ['an unknown top-level field', { ...prompts, strength: 0.5 }, ''],
+    ['an unknown nested field', { ...prompts, tome: { ratios: [0.5] } }, 'tome'],
+    ['too many steps', { ...prompts, sampler: { steps: 101 } }, 'sampler.steps'],
+    ['fractional steps', { ...prompts, sampler: { steps: 2.5 } }, 'sampler.steps'],
+    ['guidance above 30', { ...prompts, sampler: { guidance: 31 } }, 'sampler.guidance'],
+    ['a merge ratio of 1', { ...prompts, tome: { ratio: [1] } }, 'tome.ratio.0'],
+    ['phi of 0', { ...prompts, ocd: { phi: 0 } }, 'ocd.phi'],
+    ['gamma above 1', { ...prompts, ocd: { gamma: 1.5 } }, 'ocd.gamma'],
+    ['a size that is not a multiple of 64', { ...prompts, size: 500 }, 'size'],
+    ['a size above 1024', { ...prompts, size: 2048 }, 'size'],
+    ['65 frames', { ...prompts, frames: { count: 65 } }, 'frames.count'],
+    ['a negative seed', { ...prompts, seed: -1 }, 'seed'],
+    ['a string where a number belongs', { ...prompts, seed: '42' }, 'seed'],
+    ['unpaired inversion steps', { ...prompts, inversion: { steps: 10 } }, 'inversion.steps'],
+  ])('rejects %s', (_name, body, path) => {
+    const result = EditRequestSchema.safeParse(body);
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.map((issue) => issue.path.join('.'))).toContain(path);
+  });
+});
