@@ -1,0 +1,75 @@
+import type { GraphBuilder, ValueRef } from '../../graph/builder.ts';
+
+/**
+ * One attention layer of the UNet, described for hooks. Names follow the diffusers module path.
+ * Batch layout: batch = groups * frames (e.g. CFG gives 2 groups of F frames), frames contiguous per group.
+ */
+export interface AttentionSite {
+  /** diffusers module path, e.g. 'up_blocks.1.attentions.0.transformer_blocks.0.attn1'. */
+  readonly name: string;
+  readonly kind: 'self' | 'cross';
+  /** Downsample level: 0 = highest resolution. */
+  readonly level: number;
+  readonly channels: number;
+  readonly heads: number;
+  /** Latent grid of this layer. */
+  readonly height: number;
+  readonly width: number;
+  /** Frames per group (F); the batch is groups * F. */
+  readonly frames: number;
+  /** Query rows per frame: height * width, or fewer after token merging. */
+  readonly queryTokens: number;
+  /** Keys per query row: the text length for cross, HW (or the merged count) for self. */
+  readonly keyTokens: number;
+  /** True when this self-attention takes keys/values from the group's middle frame (pseudo-3D). */
+  readonly crossFrame: boolean;
+}
+
+/** The merge/unmerge pair a token-merging hook returns for one transformer block. */
+export interface TokenMerge {
+  /** [B, N, C] -> [B, N', C] */
+  merge(tokens: ValueRef): ValueRef;
+  /** [B, N', C] -> [B, N, C] */
+  unmerge(tokens: ValueRef): ValueRef;
+  /** Tokens left per frame after merging (N'). */
+  readonly mergedTokens: number;
+}
+
+/**
+ * Extension points inside UNet attention. The engine implements these to record or replace attention
+ * probabilities (FateZero fusion) and to merge tokens (ToMe / object-centric ToMe). Every method is optional;
+ * an absent method means "leave the layer as diffusers computes it".
+ */
+export interface AttentionHooks {
+  /** True when this site must materialise probabilities (explicit softmax) so onProbabilities sees them. */
+  wantsProbabilities?(site: AttentionSite): boolean;
+  /**
+   * Receives probabilities [B, heads, Q, K] (B = groups * frames, Q = site.queryTokens, K = site.keyTokens)
+   * and returns the tensor to use instead (it may add graph inputs/outputs through `g`).
+   */
+  onProbabilities?(g: GraphBuilder, site: AttentionSite, probs: ValueRef): ValueRef;
+  /**
+   * Token merging around self-attention. Gets the transformer block input x [B, N, C] (before norm1) and
+   * returns the merge/unmerge pair applied around attn1 (queries, keys and values all use merged tokens),
+   * or undefined for no merging.
+   */
+  tokenMerge?(g: GraphBuilder, site: AttentionSite, blockInput: ValueRef): TokenMerge | undefined;
+}
+
+/** Hooks that change nothing: the graph equals diffusers' UNet. */
+export const NO_HOOKS: AttentionHooks = Object.freeze({});
+
+/** Combines several hook sets; the first that answers a question wins, token merges must not overlap. */
+export function combineHooks(...sets: AttentionHooks[]): AttentionHooks {
+  return {
+    wantsProbabilities: (site) => sets.some((s) => s.wantsProbabilities?.(site) ?? false),
+    onProbabilities: (g, site, probs) => sets.reduce((p, s) => (s.onProbabilities ? s.onProbabilities(g, site, p) : p), probs),
+    tokenMerge: (g, site, x) => {
+      for (const s of sets) {
+        const m = s.tokenMerge?.(g, site, x);
+        if (m) return m;
+      }
+      return undefined;
+    },
+  };
+}
