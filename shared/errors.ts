@@ -1,0 +1,125 @@
+/**
+ * Stable error codes: the job error codes a runner records on a failed job, and the API problem types
+ * (RFC 9457 `application/problem+json`). Codes never change meaning; add new ones instead.
+ */
+import { z } from 'zod';
+
+/** Why a job failed or ended. Stored on the job as `error.code`. */
+export const JOB_ERROR_CODES = [
+  'input_empty',
+  'input_unreadable',
+  'input_truncated',
+  'input_too_short',
+  'input_too_long',
+  'input_too_large',
+  'mask_unreadable',
+  'mask_mismatch',
+  'invalid_request',
+  'model_unavailable',
+  'enqueue_failed',
+  'canceled',
+  'timeout',
+  'internal',
+] as const;
+export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];
+
+export const JobErrorSchema = z
+  .object({
+    code: z.enum(JOB_ERROR_CODES).describe('Stable machine-readable code.'),
+    message: z.string().max(2000).describe('What went wrong and what to do, for people.'),
+  })
+  .meta({ id: 'JobError' });
+export type JobError = z.infer<typeof JobErrorSchema>;
+
+/** API problem types: code -> HTTP status and a short title that never changes. */
+export const PROBLEM_TYPES = {
+  validation_failed: { status: 400, title: 'The request is invalid' },
+  malformed_json: { status: 400, title: 'The body is not valid JSON' },
+  invalid_cursor: { status: 400, title: 'The pagination cursor is invalid' },
+  unauthorized: { status: 401, title: 'A valid API key is required' },
+  not_found: { status: 404, title: 'No such resource' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  idempotency_key_reused: { status: 409, title: 'The idempotency key was used with a different request' },
+  job_finished: { status: 409, title: 'The job has already finished' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  upload_invalid: { status: 422, title: 'An upload cannot be used' },
+  too_many_active_jobs: { status: 429, title: 'Too many active jobs' },
+  internal: { status: 500, title: 'Internal error' },
+  service_unavailable: { status: 503, title: 'A dependency is unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+export type ProblemCode = keyof typeof PROBLEM_TYPES;
+export const PROBLEM_CODES = Object.keys(PROBLEM_TYPES) as ProblemCode[];
+
+/** Relative URI of a problem type, resolved against the API's base URL (`GET /problems/{code}` documents it). */
+export function problemTypeUri(code: ProblemCode): string {
+  return `/problems/${code}`;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export const FieldErrorSchema = z
+  .object({
+    path: z.string().describe('Dotted path of the offending field, e.g. `sampler.steps` (empty for the whole body).'),
+    message: z.string(),
+  })
+  .meta({ id: 'FieldError' });
+export type FieldError = z.infer<typeof FieldErrorSchema>;
+
+/** The RFC 9457 body every API error carries. */
+export const ProblemSchema = z
+  .object({
+    type: z.string().describe('Stable problem type URI, `/problems/{code}`.'),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string().describe('What went wrong with this request, quoting the value received and how to fix it.'),
+    code: z.enum(PROBLEM_CODES as [ProblemCode, ...ProblemCode[]]),
+    requestId: z.string().optional().describe('Echoes the `X-Request-Id` response header; quote it in support requests.'),
+    errors: z.array(FieldErrorSchema).optional().describe('Every offending field, for validation problems.'),
+  })
+  .meta({ id: 'Problem' });
+export type Problem = z.infer<typeof ProblemSchema>;
+
+/**
+ * Build a problem body from a stable code.
+ *
+ * @example problem('not_found', 'No edit job "01J..." exists for this API key.')
+ */
+export function problem(code: ProblemCode, detail: string, extra: { requestId?: string; errors?: FieldError[] } = {}): Problem {
+  const type = PROBLEM_TYPES[code];
+  return { type: problemTypeUri(code), title: type.title, status: type.status, detail, code, ...extra };
+}
+
+/** A thrown API failure carrying its problem body; the app's error handler turns it into a response. */
+export class ProblemError extends Error {
+  readonly problem: Problem;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(detail);
+    this.name = 'ProblemError';
+    this.problem = problem(code, detail, options.errors ? { errors: options.errors } : {});
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** A problem+json `Response` (framework-free: works in any fetch-style handler). */
+export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: body.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
+  });
+}
+
+/** Turn zod issues into field errors with dotted paths. */
+export function fieldErrorsFromZod(error: z.ZodError, prefix: (string | number)[] = []): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path].map(String).join('.'),
+    message: describeIssue(issue),
+  }));
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them (see /docs for the allowed fields)`;
+  return issue.message;
+}
