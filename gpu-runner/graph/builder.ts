@@ -103,8 +103,8 @@ export class GraphBuilder {
 
   // ---- structure ---------------------------------------------------------------------------------------
 
-  /** Declares a graph input. */
-  input(name: string, dtype: DType, shape: Dim[]): ValueRef {
+  /** Declares a graph input. An undefined shape leaves the rank free (e.g. a 0-dim or [B] timestep). */
+  input(name: string, dtype: DType, shape: Dim[] | undefined): ValueRef {
     this.claim(name);
     this.inputs.push({ name, dtype, shape });
     return { name };

@@ -1,0 +1,128 @@
+import type { GraphBuilder, ValueRef } from '../../graph/builder.ts';
+import type { AttentionHooks, AttentionSite } from '../unet/hooks.ts';
+import { gelu } from './activations.ts';
+import { type AttentionPath, attentionModule } from './attention.ts';
+import { type BlockContext, child } from './context.ts';
+import { conv2d, groupNorm, layerNorm, linear } from './layers.ts';
+
+/** Where a spatial transformer sits and how its attention is built. */
+export interface TransformerPlacement {
+  /** Downsample level (0 = highest resolution). */
+  readonly level: number;
+  readonly height: number;
+  readonly width: number;
+  /** Frames per group F (batch = groups·F). @default 1 */
+  readonly frames: number;
+  /** Self-attention takes keys/values from the group's middle frame ((F-1) div 2). */
+  readonly crossFrame: boolean;
+  readonly hooks: AttentionHooks;
+  /** Path used where no hook wants probabilities. */
+  readonly attention: AttentionPath;
+}
+
+export interface SpatialTransformerOptions {
+  readonly channels: number;
+  readonly heads: number;
+  readonly contextChannels: number;
+  /** Text tokens of the context (77). */
+  readonly contextTokens: number;
+  readonly groups: number;
+  /** GroupNorm eps of the Transformer2D `norm` (diffusers fixes 1e-6). @default 1e-6 */
+  readonly normEps?: number;
+  readonly useLinearProjection: boolean;
+  /** transformer_layers_per_block. @default 1 */
+  readonly layers?: number;
+}
+
+/**
+ * diffusers `Transformer2DModel` (continuous input): norm, proj_in, BasicTransformerBlocks, proj_out, residual.
+ * x [B, C, H, W], context [B, 77, Cctx] -> [B, C, H, W]
+ */
+export function spatialTransformer(ctx: BlockContext, prefix: string, x: ValueRef, context: ValueRef, options: SpatialTransformerOptions, place: TransformerPlacement): ValueRef {
+  const { g } = ctx;
+  const { channels } = options;
+  const { height: H, width: W } = place;
+  const N = H * W;
+  const normed = groupNorm(ctx, child(prefix, 'norm'), x, channels, options.groups, options.normEps ?? 1e-6, [H, W]); // [B, C, H, W]
+  let tokens: ValueRef;
+  if (options.useLinearProjection) {
+    tokens = g.transpose(g.reshape(normed, [0, channels, N]), [0, 2, 1]); // [B, N, C]
+    tokens = linear(ctx, child(prefix, 'proj_in'), tokens, channels, channels); // [B, N, C]
+  } else {
+    const projected = conv2d(ctx, child(prefix, 'proj_in'), normed, channels, channels, { kernel: 1 }); // [B, C, H, W]
+    tokens = g.transpose(g.reshape(projected, [0, channels, N]), [0, 2, 1]); // [B, N, C]
+  }
+  for (let i = 0; i < (options.layers ?? 1); i++) {
+    tokens = transformerBlock(ctx, child(prefix, `transformer_blocks.${i}`), tokens, context, options, place); // [B, N, C]
+  }
+  let out: ValueRef;
+  if (options.useLinearProjection) {
+    const projected = linear(ctx, child(prefix, 'proj_out'), tokens, channels, channels); // [B, N, C]
+    out = g.reshape(g.transpose(projected, [0, 2, 1]), [0, channels, H, W]); // [B, C, H, W]
+  } else {
+    const spatial = g.reshape(g.transpose(tokens, [0, 2, 1]), [0, channels, H, W]); // [B, C, H, W]
+    out = conv2d(ctx, child(prefix, 'proj_out'), spatial, channels, channels, { kernel: 1 });
+  }
+  return g.add(out, x); // [B, C, H, W]
+}
+
+/**
+ * diffusers `BasicTransformerBlock`: x += attn1(norm1 x); x += attn2(norm2 x, ctx); x += ff(norm3 x), with
+ * token merging around attn1 and probability hooks where the hooks ask for them.
+ * x [B, N, C] -> [B, N, C]
+ */
+export function transformerBlock(ctx: BlockContext, prefix: string, x: ValueRef, context: ValueRef, options: SpatialTransformerOptions, place: TransformerPlacement): ValueRef {
+  const { g } = ctx;
+  const { channels, heads } = options;
+  const N = place.height * place.width;
+  const frames = place.frames;
+  const base = { level: place.level, channels, heads, height: place.height, width: place.width, frames };
+
+  // 1. self-attention (attn1), optionally on merged tokens and with keys from the middle frame
+  const selfName = child(prefix, 'attn1');
+  const mergeSite: AttentionSite = { ...base, name: selfName, kind: 'self', queryTokens: N, keyTokens: N, crossFrame: place.crossFrame };
+  const tome = place.hooks.tokenMerge?.(g, mergeSite, x);
+  const q = tome ? tome.mergedTokens : N;
+  const selfSite: AttentionSite = { ...mergeSite, queryTokens: q, keyTokens: q };
+  let h = layerNorm(ctx, child(prefix, 'norm1'), x, channels, 1e-5); // [B, N, C]
+  if (tome) h = tome.merge(h); // [B, N', C]
+  let keySource = h;
+  if (place.crossFrame && frames > 1) {
+    const middle = Math.floor((frames - 1) / 2);
+    keySource = g.gather(g.reshape(h, [-1, frames, q, channels]), g.constInt64([middle], []), 1); // [G, N', C]
+  }
+  let attn = attentionModule(ctx, selfName, h, keySource, channels, q, q, {
+    heads,
+    ...pathFor(g, place, selfSite),
+    frames: place.crossFrame ? frames : 1,
+  }); // [B, N', C]
+  if (tome) attn = tome.unmerge(attn); // [B, N, C]
+  let out = g.add(x, attn);
+
+  // 2. cross-attention (attn2) on the text context
+  const crossName = child(prefix, 'attn2');
+  const crossSite: AttentionSite = { ...base, name: crossName, kind: 'cross', queryTokens: N, keyTokens: options.contextTokens, crossFrame: false };
+  h = layerNorm(ctx, child(prefix, 'norm2'), out, channels, 1e-5);
+  attn = attentionModule(ctx, crossName, h, context, channels, N, options.contextTokens, {
+    heads,
+    contextChannels: options.contextChannels,
+    ...pathFor(g, place, crossSite),
+  }); // [B, N, C]
+  out = g.add(out, attn);
+
+  // 3. feed-forward: GEGLU (value half first, exact GELU on the gate), then Linear
+  h = layerNorm(ctx, child(prefix, 'norm3'), out, channels, 1e-5);
+  const inner = channels * 4;
+  const projected = linear(ctx, child(prefix, 'ff.net.0.proj'), h, channels, inner * 2); // [B, N, 2·inner]
+  const [value, gate] = g.split(projected, [inner, inner], -1); // [B, N, inner] x2
+  const ff = linear(ctx, child(prefix, 'ff.net.2'), g.mul(value, gelu(g, gate)), inner, channels); // [B, N, C]
+  return g.add(out, ff); // [B, N, C]
+}
+
+/** Picks the explicit path (with the probability hook bound) where a hook asks for probabilities. */
+function pathFor(g: GraphBuilder, place: TransformerPlacement, site: AttentionSite): { path: AttentionPath; onProbabilities?: (p: ValueRef) => ValueRef } {
+  const hooks = place.hooks;
+  if (!hooks.wantsProbabilities?.(site)) return { path: place.attention };
+  const on = hooks.onProbabilities?.bind(hooks);
+  return on ? { path: 'explicit', onProbabilities: (p) => on(g, site, p) } : { path: 'explicit' };
+}
