@@ -1,0 +1,189 @@
+/**
+ * `ocd model`: make model folders and run single components.
+ *
+ *   ocd model tiny <dir> [--seed N] [--bpe <bpe_simple_vocab_16e6.txt.gz>]
+ *   ocd model sd15 <dir> [--seed N] [--bpe <gz>]          (random weights, SD1.5 configs, ~4.3 GB)
+ *   ocd model forward <modelDir> <component> <in.safetensors> <out.safetensors> [--provider cpu|cuda] [--cache-dir DIR] [--threads N]
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SafetensorsFile, writeSafetensors, type TensorEntry } from '../../gpu-runner/models/safetensors.ts';
+import { COMPONENTS, componentGraph, type ComponentGraphOptions, type ComponentName } from '../../gpu-runner/models/bundle/component-graphs.ts';
+import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
+import { loadModelFolder } from '../../gpu-runner/models/bundle/model-folder.ts';
+import { writeRandomSD15Bundle } from '../../gpu-runner/models/bundle/sd15.ts';
+import { writeTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
+import { parseDevice, type Device } from '../../gpu-runner/runtime/providers.ts';
+import { createSession, disposeAllSessions, runSession } from '../../gpu-runner/runtime/session.ts';
+import { float32Tensor, int64Tensor, type OrtTensor, type TensorMap } from '../../gpu-runner/runtime/tensors.ts';
+
+export const summary = 'make a tiny/SD1.5-scale random model folder, or run one model component on a safetensors file';
+
+const USAGE = `usage:
+  ocd model tiny <dir> [--seed N] [--bpe <bpe_simple_vocab_16e6.txt.gz>]
+  ocd model sd15 <dir> [--seed N] [--bpe <gz>]
+  ocd model forward <modelDir> <component> <in.safetensors> <out.safetensors>
+                    [--provider cpu|cuda] [--cache-dir DIR] [--threads N]
+components: ${COMPONENTS.join(', ')}
+Input tensors may be named bare (sample) or with the reference files' prefix (input.sample); outputs are written bare.`;
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where the CLIP BPE vocabulary sits beside a checkout (the shared data folder). */
+const DEFAULT_BPE_GZ = resolve(REPO_ROOT, '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');
+
+/** Graph inputs each component takes, and its graph output -> file tensor name. */
+const COMPONENT_IO: Readonly<Record<ComponentName, { inputs: readonly string[]; outputs: Readonly<Record<string, string>> }>> = Object.freeze({
+  text_encoder: { inputs: ['input_ids'], outputs: { last_hidden_state: 'last_hidden_state' } },
+  unet: { inputs: ['sample', 'timestep', 'encoder_hidden_states'], outputs: { out_sample: 'sample' } },
+  vae_encoder: { inputs: ['sample'], outputs: { latent_dist_mean: 'latent_dist_mean', latent_dist_logvar: 'latent_dist_logvar' } },
+  vae_decoder: { inputs: ['latent'], outputs: { sample: 'sample' } },
+});
+
+/** Options of `forwardComponent`. */
+export interface ForwardOptions {
+  readonly modelDir: string;
+  readonly component: ComponentName;
+  readonly inputPath: string;
+  readonly outputPath: string;
+  /** @default 'cpu' */
+  readonly provider?: Device;
+  /** Cache root for built graphs. @default - `.cache/` under the repository root */
+  readonly cacheDir?: string;
+  /** Threads per op. @default - onnxruntime's choice */
+  readonly threads?: number;
+}
+
+interface InputTensor {
+  readonly tensor: OrtTensor;
+  readonly dims: readonly number[];
+  readonly isFloat: boolean;
+}
+
+function readInput(file: SafetensorsFile, name: string): InputTensor {
+  const stored = [`input.${name}`, name].find((candidate) => file.has(candidate));
+  if (!stored) throw new Error(`${file.path}: no input tensor '${name}' (or 'input.${name}'); it has ${file.names().join(', ')}`);
+  const info = file.info(stored)!;
+  const isFloat = ['F32', 'F16', 'BF16', 'F64'].includes(info.dtype);
+  const tensor = isFloat ? float32Tensor(file.readFloat32(stored), info.shape) : int64Tensor(file.readInt64(stored), info.shape);
+  return { tensor, dims: info.shape, isFloat };
+}
+
+/** Graph options implied by the inputs (spatial size, timestep type). */
+function graphOptionsFor(component: ComponentName, inputs: Record<string, InputTensor>): ComponentGraphOptions {
+  switch (component) {
+    case 'unet':
+      return {
+        height: inputs.sample.dims[2], width: inputs.sample.dims[3],
+        timestepDType: inputs.timestep.isFloat ? 'float32' : 'int64',
+      };
+    case 'vae_encoder':
+      return { height: inputs.sample.dims[2], width: inputs.sample.dims[3] };
+    case 'vae_decoder':
+      return { height: inputs.latent.dims[2], width: inputs.latent.dims[3] };
+    default:
+      return {};
+  }
+}
+
+/**
+ * Runs one component of a model folder on the tensors of `inputPath` and writes its outputs to
+ * `outputPath`. This is what `ocd model forward` calls.
+ *
+ * @returns the outputs written, by file name.
+ * @throws ModelLoadError for a bad model folder; Error for missing inputs or an unknown component.
+ */
+export async function forwardComponent(options: ForwardOptions): Promise<TensorMap> {
+  const io = COMPONENT_IO[options.component];
+  if (!io) throw new Error(`unknown component '${options.component}'; allowed: ${COMPONENTS.join(', ')}`);
+  const model = loadModelFolder(options.modelDir);
+  const file = SafetensorsFile.open(options.inputPath);
+  try {
+    const inputs: Record<string, InputTensor> = {};
+    for (const name of io.inputs) inputs[name] = readInput(file, name);
+    const graph = await componentGraph(model, options.component, resolveCacheDir(options.cacheDir), graphOptionsFor(options.component, inputs));
+    const session = await createSession(graph.path, { provider: options.provider ?? 'cpu', intraOpNumThreads: options.threads });
+    const feeds: TensorMap = Object.fromEntries(io.inputs.map((name) => [name, inputs[name].tensor]));
+    const results = await runSession(session, feeds);
+    const outputs: TensorMap = {};
+    for (const [graphName, fileName] of Object.entries(io.outputs)) outputs[fileName] = results[graphName];
+    const entries: TensorEntry[] = Object.entries(outputs).map(([name, tensor]) => ({
+      name, dtype: 'F32', shape: tensor.dims, data: tensor.data as Float32Array,
+    }));
+    writeSafetensors(options.outputPath, entries);
+    return outputs;
+  } finally {
+    file.close();
+    model.dispose();
+  }
+}
+
+function parseSeed(value: string | undefined): number {
+  const seed = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be an integer in [0, 2^32); got '${value}'`);
+  return seed;
+}
+
+class UsageError extends Error {}
+
+async function runGenerate(kind: 'tiny' | 'sd15', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { seed: { type: 'string' }, bpe: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError(`ocd model ${kind} takes one folder; got ${positionals.length} arguments`);
+  const dir = resolve(positionals[0]);
+  const options = { seed: parseSeed(values.seed), bpeVocabGzPath: values.bpe ?? DEFAULT_BPE_GZ };
+  const started = Date.now();
+  if (kind === 'tiny') writeTinyBundle(dir, options);
+  else writeRandomSD15Bundle(dir, options);
+  console.log(`wrote ${kind} bundle (seed ${options.seed}) to ${dir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+async function runForward(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { provider: { type: 'string' }, 'cache-dir': { type: 'string' }, threads: { type: 'string' } },
+  });
+  if (positionals.length !== 4) throw new UsageError(`ocd model forward takes 4 arguments; got ${positionals.length}`);
+  const [modelDir, component, inputPath, outputPath] = positionals;
+  if (!(COMPONENTS as readonly string[]).includes(component)) {
+    throw new UsageError(`unknown component '${component}'; allowed: ${COMPONENTS.join(', ')}`);
+  }
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) throw new UsageError(`--threads must be a non-negative integer; got '${values.threads}'`);
+  const outputs = await forwardComponent({
+    modelDir, component: component as ComponentName, inputPath, outputPath, threads,
+    provider: parseDevice(values.provider ?? env.OCD_PROVIDER ?? 'cpu'),
+    cacheDir: values['cache-dir'] ?? env.OCD_CACHE_DIR,
+  });
+  for (const [name, tensor] of Object.entries(outputs)) console.log(`${name}: ${tensor.type} [${tensor.dims.join(', ')}]`);
+  await disposeAllSessions();
+  return 0;
+}
+
+/** Entry point of `ocd model`. */
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case 'tiny':
+      case 'sd15':
+        return await runGenerate(sub, rest);
+      case 'forward':
+        return await runForward(rest, process.env);
+      case undefined:
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        return sub ? 0 : 2;
+      default:
+        throw new UsageError(`unknown subcommand '${sub}'; allowed: tiny, sd15, forward`);
+    }
+  } catch (error) {
+    console.error(`ocd model: ${(error as Error).message}`);
+    if (error instanceof UsageError) {
+      console.error(USAGE);
+      return 2;
+    }
+    return 1;
+  }
+}
