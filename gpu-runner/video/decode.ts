@@ -49,6 +49,8 @@ export interface DecodedVideo {
   readonly fps: number;
   readonly fpsRational: Rational;
   readonly sourceFps: number;
+  /** Frames the source actually holds (counted from its packets). */
+  readonly sourceFrameCount: number;
   /** Source frame (presentation order) behind each returned frame. */
   readonly sourceFrameIndices: number[];
   /** Presentation time of each returned frame, seconds from the clip's first frame. */
@@ -106,6 +108,7 @@ export async function decodeVideo(path: string, options: DecodeVideoOptions): Pr
     fps: selection.fps,
     fpsRational: { num: probe.fpsRational.num, den: probe.fpsRational.den * selection.stride },
     sourceFps: probe.fps,
+    sourceFrameCount: frameTimes.length,
     sourceFrameIndices: selection.indices,
     sourceTimes: selection.times,
     geometry,
