@@ -1,0 +1,306 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { synthOcdStack, type SynthResult } from './support/synth.ts';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Sid?: string };
+
+// GIVEN the stack with its defaults (synthesized once: bundling and asset staging take seconds)
+let synth: SynthResult;
+let template: Template;
+beforeAll(() => {
+  synth = synthOcdStack();
+  template = synth.template;
+});
+
+const resourcesOf = (type: string): Record<string, Resource> => template.findResources(type) as Record<string, Resource>;
+const only = (type: string): [string, Resource] => {
+  const entries = Object.entries(resourcesOf(type));
+  expect(entries, `exactly one ${type}`).toHaveLength(1);
+  return entries[0];
+};
+const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
+const allStatements = (): Statement[] =>
+  Object.values(resourcesOf('AWS::IAM::Policy')).flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+
+describe('media bucket', () => {
+  it('is encrypted, blocks all public access and denies non-TLS requests', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('expires uploads after 1 day, job artifacts after the retention, and aborts incomplete multipart uploads', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 1, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'jobs/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
+  it('allows browser uploads through CORS (POST and PUT)', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedMethods: Match.arrayWith(['POST', 'PUT', 'GET']) })] },
+    });
+  });
+});
+
+describe('jobs table', () => {
+  it('has the pk key, the byTenant index, TTL, recovery, encryption and deletion protection, billed on demand', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'byTenant',
+          KeySchema: [
+            { AttributeName: 'tenant', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+        }),
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'tenant', AttributeType: 'S' },
+        { AttributeName: 'createdAt', AttributeType: 'S' },
+      ]),
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      DeletionProtectionEnabled: true,
+    });
+  });
+});
+
+describe('queue', () => {
+  it('redrives to the dead-letter queue after 3 receives; the DLQ keeps messages 14 days', () => {
+    const queues = resourcesOf('AWS::SQS::Queue');
+    const [dlqId] = Object.entries(queues).find(([, q]) => q.Properties.RedrivePolicy === undefined)!;
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 3 },
+      VisibilityTimeout: 120,
+      SqsManagedSseEnabled: true,
+    });
+    expect(queues[dlqId].Properties).toMatchObject({ MessageRetentionPeriod: 14 * 24 * 3600, SqsManagedSseEnabled: true });
+  });
+
+  it('denies non-TLS access to both queues', () => {
+    const policies = Object.values(resourcesOf('AWS::SQS::QueuePolicy'));
+    expect(policies).toHaveLength(2);
+    for (const policy of policies) {
+      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
+});
+
+describe('API function', () => {
+  it('runs Node.js 22 on arm64 with reserved concurrency and the service configuration', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      ReservedConcurrentExecutions: 20,
+      Environment: {
+        Variables: Match.objectLike({
+          OCD_BUCKET: Match.anyValue(),
+          OCD_TABLE: Match.anyValue(),
+          OCD_QUEUE_URL: Match.anyValue(),
+          OCD_REGION: 'us-east-1',
+          OCD_API_KEYS_SECRET_ARN: Match.anyValue(),
+          OCD_MAX_UPLOAD_BYTES: String(200 * 1024 * 1024),
+        }),
+      },
+    });
+  });
+
+  it('is bundled locally by esbuild into an ESM file that exports the handler', () => {
+    const [, fn] = Object.entries(resourcesOf('AWS::Lambda::Function')).find(([, f]) => f.Properties.Runtime === 'nodejs22.x')!;
+    // The code object is named after the asset hash, and the staged bundle sits in asset.<hash>/.
+    const s3Key = (fn.Properties.Code as { S3Key: string }).S3Key;
+    const bundle = join(synth.outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+    expect(existsSync(bundle), bundle).toBe(true);
+    expect(readFileSync(bundle, 'utf8')).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
+  });
+
+  it('is served by a function URL', () => {
+    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: Match.anyValue() });
+  });
+});
+
+describe('GPU workers', () => {
+  it('use an Auto Scaling group of g5.xlarge on the ECS GPU-optimized AL2023 AMI with minimum 0', () => {
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '0', MaxSize: '4' });
+    const [, launchTemplate] = only('AWS::EC2::LaunchTemplate');
+    expect(launchTemplate.Properties.LaunchTemplateData).toMatchObject({ InstanceType: 'g5.xlarge', MetadataOptions: { HttpTokens: 'required' } });
+    const imageParameter = (launchTemplate.Properties.LaunchTemplateData as { ImageId: { Ref: string } }).ImageId.Ref;
+    expect(template.toJSON().Parameters[imageParameter].Default).toBe('/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id');
+  });
+
+  it('are an ECS capacity provider with managed scaling and managed termination protection', () => {
+    template.hasResourceProperties('AWS::ECS::CapacityProvider', {
+      AutoScalingGroupProvider: { ManagedScaling: { Status: 'ENABLED' }, ManagedTerminationProtection: 'ENABLED' },
+    });
+    template.hasResourceProperties('AWS::ECS::Service', {
+      DesiredCount: 0,
+      CapacityProviderStrategy: [Match.objectLike({ CapacityProvider: Match.anyValue() })],
+    });
+  });
+
+  it('run tasks with exactly one GPU, the model cache volume, a health check and a stop timeout above the grace period', () => {
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          ResourceRequirements: [{ Type: 'GPU', Value: '1' }],
+          StopTimeout: 120,
+          HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', Match.stringLikeRegexp('/healthz')] }),
+          MountPoints: [{ ContainerPath: '/var/cache/ocd-model', SourceVolume: 'model-cache', ReadOnly: false }],
+          Secrets: [Match.objectLike({ Name: 'OCD_WEBHOOK_SECRET' })],
+          LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
+        }),
+      ],
+      Volumes: [{ Name: 'model-cache', Host: { SourcePath: '/var/cache/ocd-model' } }],
+    });
+    const [, taskDefinition] = only('AWS::ECS::TaskDefinition');
+    const [container] = taskDefinition.Properties.ContainerDefinitions as { Environment: { Name: string; Value: unknown }[] }[];
+    const environment = Object.fromEntries(container.Environment.map(({ Name, Value }) => [Name, Value]));
+    expect(environment).toMatchObject({
+      OCD_PROVIDER: 'cuda',
+      OCD_GRACE_SECONDS: '100',
+      OCD_MODEL_CACHE_DIR: '/var/cache/ocd-model',
+      OCD_HEALTH_PORT: '8080',
+      OCD_JOB_DEADLINE_SECONDS: '1800',
+      OCD_REGION: 'us-east-1',
+    });
+    expect(Object.keys(environment)).toEqual(expect.arrayContaining(['OCD_BUCKET', 'OCD_TABLE', 'OCD_QUEUE_URL', 'OCD_MODEL_URI']));
+    // The default model location is the models/ prefix of the stack's own bucket.
+    expect(JSON.stringify(environment.OCD_MODEL_URI)).toMatch(/"s3:\/\/".*MediaBucket.*"\/models\/"/);
+  });
+
+  it('run in public subnets of a VPC without NAT gateways, with S3 and DynamoDB gateway endpoints', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway', ServiceName: Match.objectLike({}) });
+    template.hasResourceProperties('AWS::EC2::Subnet', { AvailabilityZone: 'us-east-1a', MapPublicIpOnLaunch: true });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', { SecurityGroupIngress: Match.absent() });
+  });
+});
+
+describe('queue-driven scaling', () => {
+  it('scales the service between 0 and the maximum', () => {
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 0,
+      MaxCapacity: 4,
+      ScalableDimension: 'ecs:service:DesiredCount',
+      ServiceNamespace: 'ecs',
+    });
+  });
+
+  it('tracks the backlog per running task with metric math over visible and in-flight messages and running tasks', () => {
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        TargetValue: 1,
+        CustomizedMetricSpecification: {
+          Metrics: Match.arrayWith([
+            Match.objectLike({ Id: 'visible', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesVisible' }) }) }),
+            Match.objectLike({ Id: 'inflight', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesNotVisible' }) }) }),
+            Match.objectLike({ Id: 'running', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'RunningTaskCount' }) }) }),
+            Match.objectLike({ ReturnData: true, Expression: Match.stringLikeRegexp('\\(visible \\+ inflight\\) / tasks') }),
+          ]),
+        },
+      }),
+    });
+  });
+
+  it('wakes the service from 0 to 1 with a step policy when jobs wait and no task is wanted', () => {
+    const [policyId] = Object.entries(resourcesOf('AWS::ApplicationAutoScaling::ScalingPolicy')).find(([, p]) => p.Properties.PolicyType === 'StepScaling')!;
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling',
+      StepScalingPolicyConfiguration: Match.objectLike({ AdjustmentType: 'ChangeInCapacity', StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }] }),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmActions: [{ Ref: policyId }],
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: Match.stringLikeRegexp('FILL\\(desired, 0\\) == 0') })]),
+    });
+  });
+
+  it('has no CPU-based scaling policy', () => {
+    const policies = Object.values(resourcesOf('AWS::ApplicationAutoScaling::ScalingPolicy'));
+    expect(policies).toHaveLength(2);
+    expect(JSON.stringify(policies)).not.toMatch(/CPUUtilization/);
+  });
+});
+
+describe('IAM', () => {
+  const dataActionPrefixes = ['s3:', 'dynamodb:', 'sqs:', 'secretsmanager:'];
+
+  it('never grants a data action on a * resource', () => {
+    for (const statement of allStatements()) {
+      const dataActions = actionsOf(statement).filter((a) => dataActionPrefixes.some((p) => a.startsWith(p)));
+      if (dataActions.length === 0) continue;
+      expect([statement.Resource].flat(), `${dataActions.join(',')} on *`).not.toContain('*');
+      expect(dataActions.filter((a) => a.endsWith(':*')), 'service-wide wildcard action').toEqual([]);
+    }
+  });
+
+  it('lets the API put only under uploads/, and the runner only under jobs/', () => {
+    const [, fn] = Object.entries(resourcesOf('AWS::Lambda::Function')).find(([, f]) => f.Properties.Runtime === 'nodejs22.x')!;
+    const apiRoleId = (fn.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const statementsOf = (isRole: (roleId: string) => boolean) =>
+      Object.values(resourcesOf('AWS::IAM::Policy'))
+        .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => isRole(role.Ref)))
+        .flatMap((policy) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    const putTargets = (statements: Statement[]) =>
+      statements.filter((s) => actionsOf(s).includes('s3:PutObject')).map((s) => JSON.stringify(s.Resource));
+    expect(putTargets(statementsOf((id) => id === apiRoleId))).toEqual([expect.stringMatching(/"\/uploads\/\*"/)]);
+    expect(putTargets(statementsOf((id) => id.startsWith('WorkersTaskDefinitionTaskRole')))).toEqual([expect.stringMatching(/"\/jobs\/\*"/)]);
+    // Every read is under a prefix: uploads/, jobs/ or the model folder.
+    for (const statement of allStatements().filter((s) => actionsOf(s).includes('s3:GetObject'))) {
+      expect(JSON.stringify(statement.Resource)).toMatch(/\/(uploads|jobs|models)\/\*/);
+    }
+  });
+
+  it('scopes table actions to the jobs table and its index, and queue actions to the job queue', () => {
+    const [tableId] = only('AWS::DynamoDB::Table');
+    for (const statement of allStatements()) {
+      if (actionsOf(statement).some((a) => a.startsWith('dynamodb:'))) expect(JSON.stringify(statement.Resource)).toContain(tableId);
+      if (actionsOf(statement).some((a) => a.startsWith('sqs:'))) expect(JSON.stringify(statement.Resource)).toMatch(/JobQueue\w+/);
+    }
+  });
+});
+
+describe('alarms and outputs', () => {
+  it('alarm on a non-empty dead-letter queue, the age of the oldest job and the worker error rate', () => {
+    const queues = resourcesOf('AWS::SQS::Queue');
+    const [dlqId] = Object.entries(queues).find(([, q]) => q.Properties.RedrivePolicy === undefined)!;
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Threshold: 1,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1800 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: Match.stringLikeRegexp('failed / finished') })]),
+    });
+    template.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '{ $.outcome = "failed" }' });
+  });
+
+  it('output the API URL, the bucket name and the queue URL', () => {
+    const outputs = template.toJSON().Outputs as Record<string, unknown>;
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'BucketName', 'QueueUrl', 'ApiKeysSecretArn', 'ModelUri']));
+  });
+});
