@@ -1,0 +1,183 @@
+/**
+ * Builds an `EditModel` from a diffusers-layout folder: loads configs and weights, builds (or finds cached) ONNX
+ * graphs for the text encoder, VAE and every UNet variant the pipeline asks for, and keeps their sessions warm.
+ * The folder, cache folder and provider come in as arguments (style.md habit 7).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { saveModel } from '../graph/index.ts';
+import { componentGraph, builderVersion } from '../models/bundle/component-graphs.ts';
+import { cachedGraph, weightsFingerprint } from '../models/bundle/graph-cache.ts';
+import { loadModelFolder, type ModelFolder } from '../models/bundle/model-folder.ts';
+import { parseUNetConfig } from '../models/unet/config.ts';
+import { buildUNetGraph } from '../models/unet/unet.ts';
+import { createSession, runSession, type ModelSession } from '../runtime/session.ts';
+import { float32Tensor, int64Tensor, tensorToFloat32, tensorToInt64, type TensorMap } from '../runtime/tensors.ts';
+import { EngineError } from './errors.ts';
+import type { EditModel, IntTensor, ModelFacts, Tensor, UNetRunner, UNetVariant } from './model.ts';
+import { openPromptTokenizer } from './tokenizer.ts';
+
+/** Bump when the engine's hooks change the graphs they build (part of the graph cache key). */
+export const ENGINE_GRAPH_VERSION = 1;
+
+export interface LoadEditModelOptions {
+  readonly provider: 'cpu' | 'cuda';
+  /** Cache root for built graphs. */
+  readonly cacheDir: string;
+  /** Threads per op. @default - onnxruntime's choice */
+  readonly threads?: number;
+  /** Weight storage inside graphs. @default 'float32' */
+  readonly weightStorage?: 'float32' | 'float16';
+}
+
+type Feed = Tensor | IntTensor;
+
+function toOrtFeeds(feeds: Readonly<Record<string, Feed>>): TensorMap {
+  const out: TensorMap = {};
+  for (const [name, value] of Object.entries(feeds)) {
+    out[name] = 'int64' in value ? int64Tensor(value.int64 as BigInt64Array | number[], value.dims) : float32Tensor(value.data, value.dims);
+  }
+  return out;
+}
+
+function fromOrt(outputs: TensorMap): Record<string, Tensor | IntTensor> {
+  const out: Record<string, Tensor | IntTensor> = {};
+  for (const [name, tensor] of Object.entries(outputs)) {
+    const dims = tensor.dims.map(Number);
+    if (tensor.type === 'float32') out[name] = { data: tensorToFloat32(tensor), dims };
+    else if (tensor.type === 'int64') out[name] = { int64: tensorToInt64(tensor), dims };
+  }
+  return out;
+}
+
+function runnerFor(session: ModelSession, meta: unknown): UNetRunner {
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    meta,
+    async run(feeds) {
+      const outputs = await runSession(session, toOrtFeeds(feeds));
+      return fromOrt(outputs);
+    },
+  };
+}
+
+/**
+ * Loads the model folder and prepares the text encoder; VAE and UNet graphs are built lazily per size/variant.
+ * @throws EngineError('model_unavailable') when the folder cannot be loaded.
+ * @example const model = await loadEditModel(modelDir, { provider: 'cpu', cacheDir });
+ */
+export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions): Promise<EditModel> {
+  let folder: ModelFolder;
+  try {
+    folder = loadModelFolder(modelDir);
+  } catch (error) {
+    throw new EngineError('model_unavailable', `Cannot load the model folder ${modelDir}: ${(error as Error).message}`, { cause: error });
+  }
+  const sessionOptions = { provider: opts.provider, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
+  const sessions: ModelSession[] = [];
+  const open = async (path: string) => {
+    const s = await createSession(path, sessionOptions);
+    sessions.push(s);
+    return s;
+  };
+  const unetConfig = parseUNetConfig(folder.unet.config, join(folder.unet.dir, 'config.json'));
+  const vaeConfig = folder.vae.config as { block_out_channels: number[]; latent_channels?: number; scaling_factor?: number; sample_size?: number };
+  const textConfig = folder.textEncoder.config as { hidden_size: number };
+  const vaeScaleFactor = 2 ** (vaeConfig.block_out_channels.length - 1);
+  const identity = weightsFingerprint([folder.unet.weightsPath, folder.vae.weightsPath, folder.textEncoder.weightsPath]);
+  const attentionLevels = unetConfig.down_block_types.flatMap((t, i) => (t.startsWith('CrossAttn') ? [i] : []));
+  const facts: ModelFacts = {
+    vaeScaleFactor,
+    scalingFactor: vaeConfig.scaling_factor ?? 0.18215,
+    latentChannels: vaeConfig.latent_channels ?? 4,
+    contextChannels: textConfig.hidden_size,
+    defaultSize: vaeConfig.sample_size ?? unetConfig.sample_size * vaeScaleFactor,
+    blockChannels: unetConfig.block_out_channels,
+    attentionLevels,
+    identity,
+    schedulerConfig: folder.scheduler.config,
+  };
+  const tokenizer = openPromptTokenizer(folder.tokenizer.vocabPath, folder.tokenizer.mergesPath);
+  const text = await open((await componentGraph(folder, 'text_encoder', opts.cacheDir, { weightStorage: opts.weightStorage })).path);
+  const unets = new Map<string, Promise<UNetRunner>>();
+
+  const vaeSession = async (component: 'vae_encoder' | 'vae_decoder', height: number, width: number) =>
+    open((await componentGraph(folder, component, opts.cacheDir, { height, width, weightStorage: opts.weightStorage })).path);
+
+  const buildVariant = async (variant: UNetVariant): Promise<UNetRunner> => {
+    const key = {
+      component: 'unet',
+      weights: weightsFingerprint([folder.unet.weightsPath]),
+      builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
+      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32' }),
+    };
+    const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
+      const hooks = variant.hooks?.();
+      const model = buildUNetGraph(unetConfig, folder.unet.weights, {
+        frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
+      });
+      saveModel(model, tmp, 'unet');
+      writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
+    });
+    const metaPath = join(dirname(graph.path), 'meta.json');
+    const meta = existsSync(metaPath) ? JSON.parse(readFileSync(metaPath, 'utf8')) as unknown : null;
+    return runnerFor(await open(graph.path), meta);
+  };
+
+  return {
+    facts,
+    tokenizer,
+    async encodeText(ids) {
+      const out = await runSession(text, { input_ids: int64Tensor(ids.flat(), [ids.length, ids[0].length]) });
+      const hidden = out.last_hidden_state;
+      return { data: tensorToFloat32(hidden), dims: hidden.dims.map(Number) };
+    },
+    async encodeImages(images) {
+      const [F, C, H, W] = images.dims;
+      const session = await vaeSession('vae_encoder', H, W);
+      // one frame at a time keeps the encoder's activations small at 512 px
+      const per = C * H * W;
+      const chunks: Float32Array[] = [];
+      let dims: number[] = [];
+      for (let f = 0; f < F; f++) {
+        const out = await runSession(session, { sample: float32Tensor(images.data.slice(f * per, (f + 1) * per), [1, C, H, W]) });
+        chunks.push(tensorToFloat32(out.latent_dist_mean));
+        dims = out.latent_dist_mean.dims.map(Number);
+      }
+      return { data: concat(chunks), dims: [F, ...dims.slice(1)] };
+    },
+    async decodeLatents(latents) {
+      const [F, C, h, w] = latents.dims;
+      const session = await vaeSession('vae_decoder', h, w);
+      const per = C * h * w;
+      const chunks: Float32Array[] = [];
+      let dims: number[] = [];
+      for (let f = 0; f < F; f++) {
+        const out = await runSession(session, { latent: float32Tensor(latents.data.slice(f * per, (f + 1) * per), [1, C, h, w]) });
+        chunks.push(tensorToFloat32(out.sample));
+        dims = out.sample.dims.map(Number);
+      }
+      return { data: concat(chunks), dims: [F, ...dims.slice(1)] };
+    },
+    unet(variant) {
+      let pending = unets.get(variant.key);
+      if (!pending) {
+        pending = buildVariant(variant);
+        unets.set(variant.key, pending);
+      }
+      return pending;
+    },
+    async dispose() {
+      await Promise.all(sessions.map((s) => s.dispose()));
+      folder.dispose();
+    },
+  };
+}
+
+function concat(chunks: Float32Array[]): Float32Array {
+  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}

@@ -1,0 +1,613 @@
+/**
+ * The edit pipeline (method.md §3-§6): FateZero inversion + attention fusion, with DPM-Solver++, paired token
+ * merging and object-centric sampling as options. Composed from an injected `EditModel`; no paths, no env.
+ *
+ * Stages (each a function below):
+ *   1. checkInputs        frames, mask and knobs agree
+ *   2. encodePrompts      negative/source/target embeddings, the cross-attention mapping, blend-word tokens
+ *   3. encodeFrames       VAE posterior mean * scaling factor
+ *   4. prepareTimesteps   editing sampler and the paired inversion
+ *   5. invert             DDIM inversion with the source prompt; records maps (+ merge plans) and latents
+ *   6. edit               fused denoising (optionally object-centric: foreground/background then joint)
+ *   7. decode             VAE decode, clamp, back to RGB frames
+ *   8. report             method.md §7
+ */
+import type { EditOptions } from '../../shared/edit-request.ts';
+import type { AttentionHooks } from '../models/unet/hooks.ts';
+import { classifierFreeGuidance } from '../schedulers/guidance.ts';
+import { AttentionStore } from './attention-store.ts';
+import { EngineError, throwIfCanceled } from './errors.ts';
+import { blendMask, type CrossMap, wordAttention } from './fusion/blend-mask.ts';
+import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
+import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from './fusion/seq-aligner.ts';
+import type { EditModel, IntTensor, Tensor, UNetRunner, UNetVariant } from './model.ts';
+import {
+  blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
+  pasteLatent, poolMask, restrictMap, threshold,
+} from './ocs.ts';
+import { chooseController, deriveBlendWords } from './presets.ts';
+import type { EditReport, StageTimes } from './report.ts';
+import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
+import { tomeHooks, type TomeRun } from './tome/hooks.ts';
+
+/** RGB24 frames of one clip, already at the working size. */
+export interface FrameSet {
+  readonly frames: readonly Uint8Array[];
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Progress of the run: stage name and UNet step within it. */
+export interface EditProgress {
+  stage: string;
+  step: number;
+  steps: number;
+}
+
+export interface RunEditArgs {
+  readonly input: FrameSet;
+  /** [F, H, W] in [0, 1] at the frames' size (white = edit), for `ocd.mask = 'video'`. */
+  readonly mask?: Float32Array;
+  readonly options: EditOptions;
+  readonly model: EditModel;
+  readonly onProgress?: (p: EditProgress) => void;
+  readonly signal?: AbortSignal;
+  /** Folder for spilled attention maps. Without it the store never spills. */
+  readonly spillDir?: string;
+  /** Bytes of attention maps kept in memory before spilling. @default Infinity */
+  readonly storeBudgetBytes?: number;
+  /** Extra report fields from the caller (decode/encode timings). */
+  readonly timings?: Partial<StageTimes>;
+}
+
+export interface RunEditResult {
+  readonly frames: Uint8Array[];
+  readonly report: EditReport;
+  /** latents for quality measures: the source z0 and the edited z0, [F, C, h, w] */
+  readonly latents: { source: Float32Array; edited: Float32Array; dims: number[] };
+  /** the dilated saliency mask at latent resolution [F, h, w], when one was used */
+  readonly latentMask?: Float32Array;
+}
+
+interface Prompts {
+  negative: Float32Array; // [77, D]
+  source: Float32Array;
+  target: Float32Array;
+  mapping: CrossAttentionMapping;
+  controller: 'refine' | 'replace';
+  /** source-prompt token positions of the fusion blend words (null: full self-attention replacement) */
+  fusionBlendTokens: number[] | null;
+  /** source-prompt token positions of the saliency words (explicit or derived blend words) */
+  saliencyTokens: number[];
+  truncated: boolean;
+}
+
+interface Geometry {
+  frames: number;
+  height: number;
+  width: number;
+  latentHeight: number;
+  latentWidth: number;
+  channels: number;
+  contextChannels: number;
+}
+
+/** Counters the report needs. */
+interface Counters {
+  unetCalls: number;
+  tokenSteps: number;
+  stageSeconds: Record<string, number>;
+  peakRss: number;
+}
+
+const now = () => performance.now() / 1000;
+
+/**
+ * Runs one edit on frames.
+ * @throws EngineError('canceled') when the signal fires between steps; EngineError('invalid_request') on bad inputs.
+ */
+export async function runEdit(args: RunEditArgs): Promise<RunEditResult> {
+  const { options, model } = args;
+  const counters: Counters = { unetCalls: 0, tokenSteps: 0, stageSeconds: {}, peakRss: process.memoryUsage().rss };
+  const timed = async <T>(stage: string, body: () => Promise<T> | T): Promise<T> => {
+    const start = now();
+    try {
+      return await body();
+    } finally {
+      counters.stageSeconds[stage] = (counters.stageSeconds[stage] ?? 0) + now() - start;
+      counters.peakRss = Math.max(counters.peakRss, process.memoryUsage().rss);
+    }
+  };
+
+  // 1. check inputs
+  const geometry = checkInputs(args);
+  // 2. prompts
+  const prompts = await timed('text', () => encodePrompts(model, options));
+  // 3. VAE encode
+  const z0 = await timed('vaeEncode', () => encodeFrames(model, args.input, geometry));
+  // 4. timesteps
+  const sampler = createSampler(options.sampler.kind, model.facts.schedulerConfig, options.sampler.steps);
+  const inversion = createInversion(sampler, model.facts.schedulerConfig);
+  const store = new AttentionStore({ memoryBudgetBytes: args.storeBudgetBytes ?? Infinity, spillDir: args.spillDir });
+  const tome = tomeHooks(options, geometry);
+  try {
+    // 5. invert
+    const inverted = await timed('inversion', () => invert({ ...args, geometry, prompts, z0, inversion, store, tome, counters }));
+    // 6. edit
+    const edited = await timed('edit', () => edit({ ...args, geometry, prompts, sampler, inverted, store, tome, counters }));
+    // 7. decode
+    const frames = await timed('vaeDecode', () => decodeFrames(model, edited.latent, geometry));
+    // 8. report
+    const report = buildReport({ args, geometry, prompts, counters, store, edited });
+    return {
+      frames,
+      report,
+      latents: { source: z0, edited: edited.latent, dims: [geometry.frames, geometry.channels, geometry.latentHeight, geometry.latentWidth] },
+      latentMask: edited.mask?.dilated,
+    };
+  } finally {
+    store.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. check inputs
+
+function checkInputs(args: RunEditArgs): Geometry {
+  const { input, options, model } = args;
+  const F = input.frames.length;
+  if (F === 0) throw new EngineError('input_empty', 'No frames to edit: the input has 0 frames.');
+  const s = model.facts.vaeScaleFactor;
+  // three UNet downsamplings need latent sizes divisible by 8: pixels by 8·s
+  const multiple = s * 8;
+  if (input.width % multiple !== 0 || input.height % multiple !== 0) {
+    throw new EngineError('invalid_request', `Frames are ${input.width}x${input.height}; the working size must be a multiple of ${multiple} pixels (latent multiple of 8). Resize/crop the frames first.`);
+  }
+  input.frames.forEach((f, i) => {
+    if (f.length !== input.width * input.height * 3) throw new EngineError('invalid_request', `Frame ${i} has ${f.length} bytes; expected ${input.width * input.height * 3} (RGB24 ${input.width}x${input.height}).`);
+  });
+  if (options.ocd.mask === 'video' && options.ocd.sampling && !args.mask) {
+    throw new EngineError('invalid_request', "ocd.mask is 'video' but no mask was given; pass a mask video or set ocd.mask to 'auto' or 'none'.");
+  }
+  if (args.mask && args.mask.length !== F * input.width * input.height) {
+    throw new EngineError('mask_mismatch', `The mask has ${args.mask.length} values; expected ${F}x${input.height}x${input.width} (one per frame pixel).`);
+  }
+  if (options.inversion.steps !== options.sampler.steps) {
+    throw new EngineError('invalid_request', `inversion.steps (${options.inversion.steps}) must equal sampler.steps (${options.sampler.steps}) so editing reuses what inversion recorded.`);
+  }
+  return {
+    frames: F,
+    height: input.height,
+    width: input.width,
+    latentHeight: input.height / s,
+    latentWidth: input.width / s,
+    channels: model.facts.latentChannels,
+    contextChannels: model.facts.contextChannels,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. prompts
+
+async function encodePrompts(model: EditModel, options: EditOptions): Promise<Prompts> {
+  const tok = model.tokenizer;
+  const negative = tok.encodeForModel(options.negativePrompt);
+  const source = tok.encodeForModel(options.sourcePrompt);
+  const target = tok.encodeForModel(options.targetPrompt);
+  const embeddings = await model.encodeText([negative.ids, source.ids, target.ids]);
+  const D = embeddings.dims[2];
+  const row = (i: number) => embeddings.data.slice(i * 77 * D, (i + 1) * 77 * D);
+  const sourceWords = tok.words(options.sourcePrompt);
+  const targetWords = tok.words(options.targetPrompt);
+  const controller = chooseController(options.fusion.controller, sourceWords.words, targetWords.words);
+  let mapping: CrossAttentionMapping;
+  try {
+    mapping = buildCrossAttentionMapping({
+      controller,
+      sourceIds: tok.encodeUnpadded(options.sourcePrompt),
+      targetIds: tok.encodeUnpadded(options.targetPrompt),
+      source: sourceWords,
+      target: targetWords,
+      reweight: options.fusion.reweight,
+    });
+  } catch (error) {
+    throw new EngineError('invalid_request', (error as Error).message, { cause: error });
+  }
+  const positionsOf = (words: readonly string[]): number[] => {
+    const out: number[] = [];
+    for (const w of words) {
+      const k = sourceWords.words.indexOf(w);
+      if (k < 0) throw new EngineError('invalid_request', `Blend word '${w}' is not a word of the source prompt (${sourceWords.words.join(' ')}). Name words exactly as they appear.`);
+      out.push(...sourceWords.tokenPositions[k]);
+    }
+    return out;
+  };
+  const fusionBlendTokens = options.fusion.blendWords ? positionsOf(options.fusion.blendWords.source) : null;
+  const saliencyWords = options.fusion.blendWords?.source ?? deriveBlendWords(options.sourcePrompt, options.targetPrompt).source;
+  return {
+    negative: row(0),
+    source: row(1),
+    target: row(2),
+    mapping,
+    controller,
+    fusionBlendTokens,
+    saliencyTokens: positionsOf(saliencyWords.filter((w) => sourceWords.words.includes(w))),
+    truncated: negative.truncated || source.truncated || target.truncated,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. frames <-> latents
+
+/** RGB24 frames -> [F, 3, H, W] in [-1, 1]. */
+export function framesToTensor(frames: readonly Uint8Array[], width: number, height: number): Float32Array {
+  const hw = width * height;
+  const out = new Float32Array(frames.length * 3 * hw);
+  frames.forEach((rgb, f) => {
+    for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) out[(f * 3 + c) * hw + i] = rgb[i * 3 + c] / 127.5 - 1;
+  });
+  return out;
+}
+
+/** [F, 3, H, W] raw decoder output -> RGB24 frames: clamp((x + 1) / 2, 0, 1) * 255, rounded. */
+export function tensorToFrames(images: Float32Array, frames: number, width: number, height: number): Uint8Array[] {
+  const hw = width * height;
+  return Array.from({ length: frames }, (_, f) => {
+    const rgb = new Uint8Array(hw * 3);
+    for (let i = 0; i < hw; i++) {
+      for (let c = 0; c < 3; c++) {
+        const v = Math.min(1, Math.max(0, images[(f * 3 + c) * hw + i] / 2 + 0.5));
+        rgb[i * 3 + c] = Math.round(v * 255);
+      }
+    }
+    return rgb;
+  });
+}
+
+async function encodeFrames(model: EditModel, input: FrameSet, geo: Geometry): Promise<Float32Array> {
+  const images = framesToTensor(input.frames, input.width, input.height);
+  const mean = await model.encodeImages({ data: images, dims: [geo.frames, 3, geo.height, geo.width] });
+  const scale = model.facts.scalingFactor;
+  return Float32Array.from(mean.data, (v) => v * scale);
+}
+
+async function decodeFrames(model: EditModel, latent: Float32Array, geo: Geometry): Promise<Uint8Array[]> {
+  const scale = model.facts.scalingFactor;
+  const images = await model.decodeLatents({ data: Float32Array.from(latent, (v) => v / scale), dims: [geo.frames, geo.channels, geo.latentHeight, geo.latentWidth] });
+  return tensorToFrames(images.data, geo.frames, geo.width, geo.height);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// UNet variants
+
+interface VariantHandle {
+  runner: UNetRunner;
+  sites: ControlledSite[];
+}
+
+async function unetVariant(model: EditModel, key: string, geo: { frames: number; height: number; width: number }, makeHooks: () => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
+  let sites: ControlledSite[] = [];
+  const variant: UNetVariant = {
+    key,
+    frames: geo.frames,
+    height: geo.height,
+    width: geo.width,
+    hooks: () => {
+      const made = makeHooks();
+      sites = made.sites;
+      return made.hooks;
+    },
+    describe: () => sites,
+  };
+  const runner = await model.unet(variant);
+  return { runner, sites: (runner.meta as ControlledSite[] | null) ?? [] };
+}
+
+/** A float output of a run. @throws when absent (the graph lacks it). */
+function floatOutput(out: Record<string, Tensor | IntTensor>, name: string): Tensor {
+  const t = out[name];
+  if (!t || !('data' in t)) throw new EngineError('internal', `The UNet run returned no float output '${name}' (outputs: ${Object.keys(out).join(', ')}).`);
+  return t;
+}
+
+function repeatRows(row: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(row.length * times);
+  for (let i = 0; i < times; i++) out.set(row, i * row.length);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. inversion
+
+interface Inverted {
+  /** latent at editing timestep index c (inversion output of step N-1-c); [N] of [F, C, h, w] */
+  latents: Float32Array[];
+  sites: ControlledSite[];
+}
+
+async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts; z0: Float32Array; inversion: Inversion; store: AttentionStore; tome: TomeRun; counters: Counters }): Promise<Inverted> {
+  const { model, geometry: geo, prompts, inversion, store, tome, counters } = ctx;
+  const F = geo.frames;
+  const handle = await unetVariant(model, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { frames: F, height: geo.latentHeight, width: geo.latentWidth }, () => {
+    const rec = recordingHooks();
+    return { hooks: tome.combine(rec.hooks, 'record'), sites: rec.sites };
+  });
+  const N = inversion.timesteps.length;
+  const context = repeatRows(prompts.source, F);
+  const latents: Float32Array[] = new Array(N);
+  let z = ctx.z0;
+  for (let j = 0; j < N; j++) {
+    throwIfCanceled(ctx.signal, 'inversion');
+    const t = inversion.timesteps[j];
+    const c = N - 1 - j;
+    const out = await handle.runner.run({
+      sample: { data: z, dims: [F, geo.channels, geo.latentHeight, geo.latentWidth] },
+      timestep: { int64: [t], dims: [] },
+      encoder_hidden_states: { data: context, dims: [F, 77, geo.contextChannels] },
+      ...tome.feeds(t, 'record', F),
+    });
+    counters.unetCalls++;
+    counters.tokenSteps += F * geo.latentHeight * geo.latentWidth;
+    for (const site of handle.sites) {
+      const recorded = floatOutput(out, recordedOutputName(site));
+      store.put(c, site.name, { dims: recorded.dims, data: recorded.data });
+    }
+    tome.collect(t, out);
+    z = inversion.step(floatOutput(out, 'out_sample').data, j, z);
+    latents[c] = z;
+    ctx.onProgress?.({ stage: 'inversion', step: j + 1, steps: N });
+  }
+  return { latents, sites: handle.sites };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 6. editing
+
+interface Edited {
+  latent: Float32Array;
+  mask?: { dilated: Float32Array; area: number; box: Box | null };
+  ranAs: 'fatezero' | 'optimized' | 'ocd';
+  note?: string;
+}
+
+interface EditContext extends RunEditArgs {
+  geometry: Geometry;
+  prompts: Prompts;
+  sampler: EditingSampler;
+  inverted: Inverted;
+  store: AttentionStore;
+  tome: TomeRun;
+  counters: Counters;
+}
+
+/** The blend level: one below the top controlled level where cross maps exist, else the deepest recorded. */
+function blendLevel(sites: readonly ControlledSite[]): number {
+  const levels = [...new Set(sites.filter((s) => s.kind === 'cross').map((s) => s.level))].sort((a, b) => a - b);
+  if (levels.length === 0) throw new EngineError('internal', 'The model records no cross-attention below its highest level; attention fusion needs at least one.');
+  return levels.includes(levels[0] + 1) ? levels[0] + 1 : levels[levels.length - 1];
+}
+
+function crossMapsAt(store: AttentionStore, step: number, sites: readonly ControlledSite[], level: number): CrossMap[] {
+  return sites
+    .filter((s) => s.kind === 'cross' && s.level === level)
+    .map((s) => ({ data: store.get(step, s.name).data, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens }));
+}
+
+/** Per-step fusion feeds shared by full-frame and crop graphs (blend masks at full resolution per level). */
+function fusionFeeds(ctx: EditContext, step: number, groups: number): Record<string, Tensor> {
+  const { options, prompts, geometry: geo } = ctx;
+  const N = options.sampler.steps;
+  const cond = new Float32Array(groups);
+  cond[groups - 1] = 1;
+  const feeds: Record<string, Tensor> = {
+    [FUSION_INPUTS.condGate]: { data: cond, dims: [groups, 1, 1, 1, 1] },
+    [FUSION_INPUTS.crossGate]: { data: Float32Array.of(crossReplaceActive(step, N, options.fusion.crossReplaceSteps) ? 1 : 0), dims: [1] },
+    [FUSION_INPUTS.selfGate]: { data: Float32Array.of(selfReplaceActive(step, N, options.fusion.selfReplaceSteps) ? 1 : 0), dims: [1] },
+    [FUSION_INPUTS.mapping]: { data: prompts.mapping.matrix, dims: [77, 77] },
+    [FUSION_INPUTS.alpha]: { data: prompts.mapping.alpha, dims: [77] },
+    [FUSION_INPUTS.weights]: { data: prompts.mapping.weights, dims: [77] },
+  };
+  const selfLevels = [...new Set(ctx.inverted.sites.filter((s) => s.kind === 'self').map((s) => s.level))];
+  const level = prompts.fusionBlendTokens ? blendLevel(ctx.inverted.sites) : -1;
+  const maps = prompts.fusionBlendTokens ? crossMapsAt(ctx.store, step, ctx.inverted.sites, level) : [];
+  for (const l of selfLevels) {
+    const h = geo.latentHeight >> l, w = geo.latentWidth >> l;
+    const mask = prompts.fusionBlendTokens
+      ? blendMask(maps, prompts.fusionBlendTokens, h, w, options.fusion.blendThreshold)
+      : new Float32Array(geo.frames * h * w); // no blend words: full replacement by the source map
+    feeds[blendInputName(l)] = { data: mask, dims: [geo.frames, 1, h * w, 1] };
+  }
+  return feeds;
+}
+
+/** Runs the guided edit UNet once on a (possibly cropped) latent. */
+async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number, z: Float32Array, grid: { height: number; width: number }, box: Box | null): Promise<Float32Array> {
+  const { geometry: geo, prompts, options, store, tome } = ctx;
+  const F = geo.frames;
+  const t = ctx.sampler.timesteps[step];
+  const fullFeeds = fusionFeeds(ctx, step, 2);
+  const feeds: Record<string, Tensor | IntTensor> = {
+    sample: { data: repeatRows(z, 2), dims: [2 * F, geo.channels, grid.height, grid.width] },
+    timestep: { int64: [t], dims: [] },
+    encoder_hidden_states: { data: new Float32Array([...repeatRows(prompts.negative, F), ...repeatRows(prompts.target, F)]), dims: [2 * F, 77, geo.contextChannels] },
+  };
+  for (const [name, tensor] of Object.entries(fullFeeds)) {
+    if (!handle.runner.inputNames.includes(name)) continue;
+    if (box && name.startsWith('fusion.blend.l')) {
+      const level = Number(name.slice('fusion.blend.l'.length));
+      const b = boxAtLevel(box, level);
+      feeds[name] = { data: restrictMap(tensor.data, F, 1, geo.latentWidth >> level, 1, b, null), dims: [F, 1, b.height * b.width, 1] };
+    } else {
+      feeds[name] = tensor;
+    }
+  }
+  for (const site of handle.sites) {
+    const stored = store.get(step, site.name);
+    if (!box) {
+      feeds[sourceInputName(site)] = { data: stored.data, dims: stored.dims };
+      continue;
+    }
+    const full = ctx.inverted.sites.find((s) => s.name === site.name) as ControlledSite;
+    const b = boxAtLevel(box, site.level);
+    const data = restrictMap(stored.data, F, full.heads, full.width, full.keyTokens, b, site.kind === 'self' ? { width: full.width } : null);
+    feeds[sourceInputName(site)] = { data, dims: [F, full.heads, b.height * b.width, site.kind === 'self' ? b.height * b.width : full.keyTokens] };
+  }
+  if (!box) Object.assign(feeds, tome.feeds(t, 'edit', F));
+  const out = await handle.runner.run(feeds);
+  ctx.counters.unetCalls++;
+  ctx.counters.tokenSteps += 2 * F * grid.height * grid.width;
+  return classifierFreeGuidance(floatOutput(out, 'out_sample').data, options.sampler.guidance);
+}
+
+/** Saliency mask at latent resolution, dilated; null when OCD has no mask source. */
+function saliencyMask(ctx: EditContext): { mask: Float32Array; source: 'video' | 'auto' } | null {
+  const { options, geometry: geo, input } = ctx;
+  const F = geo.frames, h = geo.latentHeight, w = geo.latentWidth;
+  const mode = options.ocd.mask;
+  if (mode === 'video' && ctx.mask) {
+    const pooled = poolMask(ctx.mask, F, input.height, input.width, h, w);
+    return { mask: dilate(threshold(pooled, 0.5), F, h, w, options.ocd.dilate), source: 'video' };
+  }
+  if (mode === 'auto' && ctx.prompts.saliencyTokens.length > 0) {
+    // blend-word attention averaged over inversion steps, normalized per frame, thresholded, dilated [ours]
+    const level = blendLevel(ctx.inverted.sites);
+    const N = options.sampler.steps;
+    let sum: Float32Array | null = null;
+    let lh = 0, lw = 0;
+    for (let c = 0; c < N; c++) {
+      if (!ctx.store.has(c, ctx.inverted.sites.find((s) => s.kind === 'cross' && s.level === level)?.name ?? '')) continue;
+      const att = wordAttention(crossMapsAt(ctx.store, c, ctx.inverted.sites, level), ctx.prompts.saliencyTokens);
+      lh = att.height; lw = att.width;
+      if (!sum) sum = new Float32Array(att.data.length);
+      for (let i = 0; i < sum.length; i++) sum[i] += att.data[i];
+    }
+    if (!sum) return null;
+    const up = upsampleNearest(sum, F, lh, lw, h, w);
+    const normalized = normalizeFrames(up, F);
+    return { mask: dilate(threshold(normalized, options.ocd.maskThreshold), F, h, w, options.ocd.dilate), source: 'auto' };
+  }
+  return null;
+}
+
+function upsampleNearest(data: Float32Array, frames: number, h: number, w: number, outH: number, outW: number): Float32Array {
+  const out = new Float32Array(frames * outH * outW);
+  for (let f = 0; f < frames; f++) for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
+    out[(f * outH + y) * outW + x] = data[(f * h + Math.floor((y * h) / outH)) * w + Math.floor((x * w) / outW)];
+  }
+  return out;
+}
+
+function normalizeFrames(data: Float32Array, frames: number): Float32Array {
+  const per = data.length / frames;
+  const out = new Float32Array(data.length);
+  for (let f = 0; f < frames; f++) {
+    let m = 0;
+    for (let i = 0; i < per; i++) m = Math.max(m, data[f * per + i]);
+    for (let i = 0; i < per; i++) out[f * per + i] = m > 0 ? data[f * per + i] / m : 0;
+  }
+  return out;
+}
+
+async function edit(ctx: EditContext): Promise<Edited> {
+  const { model, geometry: geo, options, sampler, inverted, tome } = ctx;
+  const F = geo.frames, C = geo.channels, h = geo.latentHeight, w = geo.latentWidth;
+  const N = sampler.timesteps.length;
+  const fullGrid = { height: h, width: w };
+  const fullHandle = await unetVariant(model, `edit-f${F}-${h}x${w}-${tome.key}`, { frames: F, height: h, width: w }, () => {
+    const fused = fusionHooks();
+    return { hooks: tome.combine(fused.hooks, 'edit'), sites: fused.sites };
+  });
+  let z = inverted.latents[0];
+  let start = 0;
+  const progress = (step: number) => ctx.onProgress?.({ stage: 'edit', step, steps: N });
+  let ranAs: Edited['ranAs'] = options.preset;
+  let note: string | undefined;
+  let maskInfo: Edited['mask'];
+
+  // object-centric sampling: decoupled foreground/background phase, then the joint phase
+  if (options.ocd.sampling) {
+    const saliency = saliencyMask(ctx);
+    const { decoupledSteps: K, backgroundSteps } = decoupledSchedule(N, options.ocd.gamma, options.ocd.phi);
+    if (!saliency) {
+      ranAs = 'optimized';
+      note = options.ocd.mask === 'none' ? "ocd.mask is 'none': object-centric sampling is off, the edit ran as optimized" : 'no mask source (no mask video and no blend words in the prompts): the edit ran as optimized';
+    } else {
+      const box = foregroundBox(saliency.mask, F, h, w, 0);
+      maskInfo = { dilated: saliency.mask, area: maskArea(saliency.mask), box };
+      if (!box) {
+        ranAs = 'optimized';
+        note = 'the saliency mask is empty: the edit ran as optimized';
+      } else if (K > 0) {
+        const full = isFullFrame(box, h, w);
+        // foreground: every decoupled step on the crop (the full frame when the box covers it)
+        let zFg = full ? z : cropLatent(z, F, C, h, w, box);
+        const fgHandle = full ? fullHandle : await unetVariant(model, `crop-f${F}-${box.height}x${box.width}`, { frames: F, height: box.height, width: box.width }, () => fusionHooks());
+        const fgGrid = full ? fullGrid : { height: box.height, width: box.width };
+        for (let c = 0; c < K; c++) {
+          throwIfCanceled(ctx.signal, 'editing');
+          const eps = await guidedStep(ctx, fgHandle, c, zFg, fgGrid, full ? null : box);
+          zFg = sampler.step(eps, c, zFg);
+          progress(c + 1);
+        }
+        if (full) {
+          z = zFg; // one trajectory: the blend is the identity and the solver history stays valid
+        } else {
+          let zBg: Float32Array;
+          if (options.ocd.background === 'inversion') {
+            zBg = inverted.latents[K];
+          } else {
+            const jump = createJumpSampler(options.sampler.kind, model.facts.schedulerConfig, backgroundSteps.map((c) => sampler.timesteps[c]), sampler.timesteps[K]);
+            zBg = z;
+            for (let i = 0; i < backgroundSteps.length; i++) {
+              throwIfCanceled(ctx.signal, 'editing');
+              const eps = await guidedStep(ctx, fullHandle, backgroundSteps[i], zBg, fullGrid, null);
+              zBg = jump.step(eps, i, zBg);
+            }
+          }
+          const soft = feather(saliency.mask, F, h, w, 1);
+          z = blendLatents(pasteLatent(zBg, zFg, F, C, h, w, box), zBg, soft, F, C, h, w);
+          sampler.restartFirstOrder();
+        }
+        start = K;
+      }
+    }
+  }
+  // joint (or plain) phase: full-frame fused editing
+  for (let c = start; c < N; c++) {
+    throwIfCanceled(ctx.signal, 'editing');
+    const eps = await guidedStep(ctx, fullHandle, c, z, fullGrid, null);
+    z = sampler.step(eps, c, z);
+    progress(c + 1);
+  }
+  return { latent: z, mask: maskInfo, ranAs, note };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 8. report
+
+function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompts; counters: Counters; store: AttentionStore; edited: Edited }): EditReport {
+  const { args, geometry: geo, counters, store, edited } = r;
+  const N = args.options.sampler.steps;
+  // FateZero's cost at the same frames, size and steps: N inversion calls of F and N edit calls of 2F.
+  const baselineTokenSteps = 3 * N * geo.frames * geo.latentHeight * geo.latentWidth;
+  const stats = store.stats();
+  return {
+    preset: args.options.preset,
+    ranAs: edited.ranAs,
+    note: edited.note,
+    options: args.options,
+    seed: args.options.seed,
+    model: { identity: args.model.facts.identity },
+    frames: geo.frames,
+    size: { width: geo.width, height: geo.height, latentWidth: geo.latentWidth, latentHeight: geo.latentHeight },
+    controller: r.prompts.controller,
+    promptTruncated: r.prompts.truncated,
+    stages: { ...args.timings, ...counters.stageSeconds } as StageTimes,
+    unetCalls: counters.unetCalls,
+    tokenSteps: counters.tokenSteps,
+    tokenStepsRelative: counters.tokenSteps / baselineTokenSteps,
+    attentionStore: { bytes: stats.totalBytes, memoryBytes: stats.peakMemoryBytes, diskBytes: stats.diskBytes, entries: stats.entries },
+    peakRssBytes: counters.peakRss,
+    mask: edited.mask ? { areaFraction: edited.mask.area, box: edited.mask.box } : null,
+  };
+}

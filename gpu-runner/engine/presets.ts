@@ -1,0 +1,35 @@
+/**
+ * Presets and the choices the engine derives from the prompts (method.md §2). The knobs and their per-preset
+ * defaults live in shared/edit-request.ts; this file adds what depends on the prompts themselves.
+ */
+import { type EditContext, type EditOptions, type EditRequest, resolveEditOptions } from '../../shared/edit-request.ts';
+import type { FusionController } from './fusion/seq-aligner.ts';
+
+/** Resolves a request to every knob (preset defaults + overrides). @throws on contradicting knobs. */
+export function resolveOptions(request: EditRequest, context: EditContext = {}): EditOptions {
+  return resolveEditOptions(request, context);
+}
+
+/** 'auto' picks Replace when the prompts have the same number of words (a word swap), else Refine. */
+export function chooseController(requested: EditOptions['fusion']['controller'], sourceWords: readonly string[], targetWords: readonly string[]): FusionController {
+  if (requested === 'refine' || requested === 'replace') return requested;
+  return sourceWords.length === targetWords.length ? 'replace' : 'refine';
+}
+
+/** Lower-case words of a prompt without surrounding punctuation. */
+export function promptWords(prompt: string): string[] {
+  return prompt.trim().split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Blend words from the prompt difference [ours]: source words absent from the target, and target words absent
+ * from the source. A pure style edit ("watercolor painting of ...") has no source side: the edit is global.
+ */
+export function deriveBlendWords(sourcePrompt: string, targetPrompt: string): { source: string[]; target: string[] } {
+  const norm = (w: string) => w.toLowerCase().replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '');
+  const src = promptWords(sourcePrompt);
+  const tgt = promptWords(targetPrompt);
+  const srcSet = new Set(src.map(norm));
+  const tgtSet = new Set(tgt.map(norm));
+  return { source: src.filter((w) => !tgtSet.has(norm(w))), target: tgt.filter((w) => !srcSet.has(norm(w))) };
+}

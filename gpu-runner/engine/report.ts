@@ -1,0 +1,57 @@
+/**
+ * The run report (method.md §7), written as `report.json` next to the output.
+ */
+import type { EditOptions } from '../../shared/edit-request.ts';
+import type { Box } from './ocs.ts';
+
+/** Wall time per stage, seconds. Absent stages did not run in this process (e.g. decode by the caller). */
+export interface StageTimes {
+  decode?: number;
+  text?: number;
+  vaeEncode?: number;
+  inversion?: number;
+  edit?: number;
+  vaeDecode?: number;
+  encode?: number;
+  /** graph building and session creation, when it happened during the run */
+  load?: number;
+}
+
+/** Everything method.md §7 asks for. */
+export interface EditReport {
+  preset: EditOptions['preset'];
+  /** what actually ran: an `ocd` job without a mask source runs as `optimized` */
+  ranAs: 'fatezero' | 'optimized' | 'ocd';
+  note?: string;
+  /** every knob, resolved */
+  options: EditOptions;
+  seed: number;
+  model: { identity: string };
+  frames: number;
+  size: { width: number; height: number; latentWidth: number; latentHeight: number };
+  controller: 'refine' | 'replace';
+  promptTruncated: boolean;
+  stages: StageTimes;
+  unetCalls: number;
+  /** Σ over UNet calls of batch items x latent pixels */
+  tokenSteps: number;
+  /** tokenSteps / FateZero's (N inversion calls of F + N edit calls of 2F) at the same N */
+  tokenStepsRelative: number;
+  attentionStore: { bytes: number; memoryBytes: number; diskBytes: number; entries: number };
+  peakRssBytes: number;
+  mask: { areaFraction: number; box: Box | null } | null;
+}
+
+/** Short fixed-width timing table for the CLI. */
+export function formatTimingTable(report: EditReport): string {
+  const rows: [string, string][] = Object.entries(report.stages).map(([stage, s]) => [stage, `${(s as number).toFixed(2)} s`]);
+  const total = Object.values(report.stages).reduce((a: number, b) => a + (b ?? 0), 0);
+  rows.push(['total', `${total.toFixed(2)} s`]);
+  rows.push(['unet calls', String(report.unetCalls)]);
+  rows.push(['token-steps', `${report.tokenSteps} (${(report.tokenStepsRelative * 100).toFixed(1)}% of fatezero)`]);
+  rows.push(['attention store', `${(report.attentionStore.bytes / 2 ** 20).toFixed(1)} MiB (${(report.attentionStore.diskBytes / 2 ** 20).toFixed(1)} MiB on disk)`]);
+  rows.push(['peak rss', `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB`]);
+  if (report.mask) rows.push(['mask area', `${(report.mask.areaFraction * 100).toFixed(1)}%${report.mask.box ? ` box ${report.mask.box.width}x${report.mask.box.height}@${report.mask.box.left},${report.mask.box.top}` : ''}`]);
+  const width = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
