@@ -1,0 +1,198 @@
+/**
+ * Helpers for worker tests against the loopback emulators: a queue with a dead-letter queue and short
+ * visibility, jobs seeded the way the API creates them (upload in S3, record in DynamoDB, message in SQS), and
+ * in-process workers built from the same parts as `worker-process.ts`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { resolveEditOptions, type EditRequest } from '../../../../shared/edit-request.ts';
+import type { JobRecord } from '../../../../shared/job.ts';
+import { JobStore } from '../../../../shared/job-store.ts';
+import { encodeQueueMessage } from '../../../../shared/queue-message.ts';
+import { jobOutputKey, uploadKey } from '../../../../shared/s3-keys.ts';
+import { createS3ArtifactStore } from '../../../../gpu-runner/worker/artifact-store.ts';
+import { createDynamoJobPort } from '../../../../gpu-runner/worker/dynamo-job-port.ts';
+import type { EditEngine } from '../../../../gpu-runner/worker/engine-port.ts';
+import { createSqsJobQueue } from '../../../../gpu-runner/worker/job-queue.ts';
+import { createLogger, type Logger } from '../../../../gpu-runner/worker/logger.ts';
+import { createScaleInProtection } from '../../../../gpu-runner/worker/scale-in-protection.ts';
+import { WebhookSender } from '../../../../gpu-runner/worker/webhooks.ts';
+import { Worker, type WorkerSettings } from '../../../../gpu-runner/worker/worker.ts';
+import type { EmulatorHarness } from '../../../support/emulators.ts';
+
+export const TENANT = 'tenant_a';
+
+/** A fresh queue with its own dead-letter queue. */
+export async function createTestQueue(
+  h: EmulatorHarness,
+  options: { visibilitySeconds?: number; maxReceiveCount?: number } = {},
+): Promise<{ queueUrl: string; dlqUrl: string }> {
+  const name = `q-${randomBytes(4).toString('hex')}`;
+  const dlq = await h.sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+  const arn = await h.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
+  const queue = await h.sqs.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilitySeconds ?? 5),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn.Attributes!.QueueArn, maxReceiveCount: options.maxReceiveCount ?? 3 }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl! };
+}
+
+export interface SeedJobOptions {
+  queueUrl: string;
+  /** The input's bytes (a file read by the caller) or undefined to leave the upload missing. */
+  input: Buffer | undefined;
+  request?: Partial<EditRequest>;
+  webhookUrl?: string;
+  /** Skip the queue message (the test sends its own). */
+  noMessage?: boolean;
+}
+
+/** Create a job the way the API does: upload, record (queued, attempt 0), message. Returns its id. */
+export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Promise<string> {
+  const id = `job_${randomBytes(8).toString('hex')}`;
+  const uploadId = `up_${randomBytes(8).toString('hex')}`;
+  const key = uploadKey(TENANT, uploadId);
+  if (options.input) {
+    await h.s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: key, Body: options.input, ContentType: 'video/mp4' }));
+  }
+  const request: EditRequest = {
+    sourcePrompt: 'a brown bear walking',
+    targetPrompt: 'a red tiger walking',
+    preset: 'optimized',
+    sampler: { steps: 6 },
+    frames: { count: 4 },
+    ...options.request,
+  };
+  const now = new Date().toISOString();
+  const record: JobRecord = {
+    id,
+    tenant: TENANT,
+    state: 'queued',
+    request,
+    options: resolveEditOptions(request),
+    input: { uploadId, key, bytes: options.input?.length ?? 0, contentType: 'video/mp4' },
+    mask: null,
+    webhookUrl: options.webhookUrl ?? null,
+    progress: null,
+    timings: {},
+    outputs: null,
+    error: null,
+    attempt: 0,
+    cancelRequested: false,
+    idempotencyKey: null,
+    workerId: null,
+    createdAt: now,
+    updatedAt: now,
+    startedAt: null,
+    finishedAt: null,
+    expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    queueLane: 'queued',
+  };
+  await jobStore(h).create(record);
+  if (!options.noMessage) {
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: encodeQueueMessage(id) }));
+  }
+  return id;
+}
+
+export function jobStore(h: EmulatorHarness): JobStore {
+  return new JobStore({ client: h.dynamo, table: h.resources.table });
+}
+
+export async function getJob(h: EmulatorHarness, id: string): Promise<JobRecord & { leaseExpiresAt?: number }> {
+  const job = await jobStore(h).get(id);
+  if (!job) throw new Error(`job ${id} not found`);
+  return job;
+}
+
+/** Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+/** Wait until the job reaches one of `states`; returns the record. */
+export function waitForState(h: EmulatorHarness, id: string, states: JobRecord['state'][], timeoutMs = 30_000) {
+  return waitFor(`job ${id} to reach ${states.join('|')}`, async () => {
+    const job = await getJob(h, id);
+    return states.includes(job.state) ? job : undefined;
+  }, timeoutMs);
+}
+
+export const WORKER_TEST_SETTINGS = {
+  visibilitySeconds: 4,
+  heartbeatSeconds: 1,
+  progressIntervalMs: 200,
+  cancelCheckMs: 300,
+  cancelCheckMinMs: 50,
+  jobDeadlineSeconds: 60,
+  maxReceiveCount: 3,
+  retryDelaySeconds: 0,
+  waitSeconds: 1,
+  graceSeconds: 10,
+} as const;
+
+export interface InProcessWorker {
+  worker: Worker;
+  logs: Record<string, unknown>[];
+  metrics: Record<string, unknown>[];
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A worker in this process, built from the same parts as `worker-process.ts`. */
+export async function startInProcessWorker(
+  h: EmulatorHarness,
+  options: { queueUrl: string; engine: EditEngine; settings?: Partial<WorkerSettings>; webhookSecret?: string; webhookInitialDelayMs?: number; logger?: Logger },
+): Promise<InProcessWorker> {
+  const logs: Record<string, unknown>[] = [];
+  const metrics: Record<string, unknown>[] = [];
+  const logger = options.logger ?? createLogger({ level: 'debug', write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const workRoot = await mkdtemp(join(tmpdir(), 'ocd-worker-test-'));
+  const owner = `test-${randomBytes(3).toString('hex')}`;
+  const worker = new Worker(
+    {
+      queue: createSqsJobQueue(h.sqs, options.queueUrl),
+      jobs: createDynamoJobPort({ store: jobStore(h), client: h.dynamo, table: h.resources.table }),
+      artifacts: createS3ArtifactStore(h.s3, h.resources.bucket),
+      engine: options.engine,
+      model: await options.engine.loadEditModel('unused', { provider: 'cpu', cacheDir: workRoot }),
+      webhooks: new WebhookSender({ secret: options.webhookSecret, logger, initialDelayMs: options.webhookInitialDelayMs ?? 100 }),
+      protection: createScaleInProtection({ agentUri: undefined, logger }),
+      logger,
+      outputKeys: (jobId) => ({
+        outputKey: jobOutputKey(jobId, 'video'),
+        previewKey: jobOutputKey(jobId, 'preview'),
+        reportKey: jobOutputKey(jobId, 'report'),
+      }),
+      emitMetrics: (record) => metrics.push(record),
+    },
+    { ...WORKER_TEST_SETTINGS, owner, workRoot, ...options.settings },
+  );
+  const done = worker.run();
+  return { worker, logs, metrics, done, stop: () => worker.stop() };
+}
+
+/** A small valid clip's bytes. */
+export async function readBytes(path: string): Promise<Buffer> {
+  return readFile(path);
+}
