@@ -269,7 +269,7 @@ export interface EditContext {
  * @example resolveEditOptions({ sourcePrompt: 'a bear', targetPrompt: 'a tiger', preset: 'optimized' }).sampler.steps // 20
  */
 export function resolveEditOptions(request: EditRequest, context: EditContext = {}): EditOptions {
-  const options = applyDefaults(request, context);
+  const options = resolveEditDefaults(request, context);
   const problems = checkEditOptions(options, context);
   if (problems.length > 0) {
     throw new Error(`Invalid edit options: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
@@ -277,7 +277,10 @@ export function resolveEditOptions(request: EditRequest, context: EditContext = 
   return options;
 }
 
-function applyDefaults(request: EditRequest, context: EditContext): EditOptions {
+/**
+ * Apply the preset's defaults without the cross-field checks (for validators that report problems as values).
+ */
+export function resolveEditDefaults(request: EditRequest, context: EditContext = {}): EditOptions {
   const preset = request.preset ?? DEFAULT_PRESET;
   const base = PRESET_DEFAULTS[preset];
   const sampler = { ...base.sampler, ...defined(request.sampler) };
@@ -331,7 +334,7 @@ export function checkEditOptions(options: EditOptions, context: EditContext = {}
  * The edit request schema with cross-field checks: what the API validates (plus its inputs, see `api.ts`).
  */
 export const EditRequestSchema = EditKnobsSchema.superRefine((request, ctx) => {
-  for (const problem of checkEditOptions(applyDefaults(request, {}), {})) {
+  for (const problem of checkEditOptions(resolveEditDefaults(request, {}), {})) {
     ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
   }
 });

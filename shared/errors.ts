@@ -38,7 +38,6 @@ export const PROBLEM_TYPES = {
   invalid_cursor: { status: 400, title: 'The pagination cursor is invalid' },
   unauthorized: { status: 401, title: 'A valid API key is required' },
   not_found: { status: 404, title: 'No such resource' },
-  method_not_allowed: { status: 405, title: 'Method not allowed' },
   idempotency_key_reused: { status: 409, title: 'The idempotency key was used with a different request' },
   job_finished: { status: 409, title: 'The job has already finished' },
   payload_too_large: { status: 413, title: 'The request body is too large' },

@@ -207,6 +207,15 @@ export class JobStore {
     return { reserved: false, jobId: item.jobId, requestHash: item.requestHash };
   }
 
+  /** The job and request hash an idempotency key points to, if the key was used. */
+  async findIdempotencyKey(tenant: string, key: string): Promise<{ jobId: string; requestHash: string } | undefined> {
+    const result = await this.client.send(
+      new GetCommand({ TableName: this.table, Key: { id: idempotencyItemId(tenant, key) }, ConsistentRead: true }),
+    );
+    const item = result.Item as { jobId: string; requestHash: string } | undefined;
+    return item && { jobId: item.jobId, requestHash: item.requestHash };
+  }
+
   /** Free a key whose job could not be created, so that a retry can create it. */
   async releaseIdempotencyKey(tenant: string, key: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.table, Key: { id: idempotencyItemId(tenant, key) } }));

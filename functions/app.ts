@@ -1,0 +1,89 @@
+/**
+ * The edit API as a pure factory: `createApp(deps)` wires middleware and routers over injected storage,
+ * queue, job store, key resolver, clock and ids. The Lambda and local-server entries only supply real deps.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
+import { jsonLogger, type AppDeps, type Logger } from './deps.ts';
+import type { AppEnv } from './env.ts';
+import { createIdGenerator } from './ids.ts';
+import { apiKeyAuth } from './middleware/api-key-auth.ts';
+import { bodyLimits } from './middleware/body-limits.ts';
+import { requestContext } from './middleware/request-context.ts';
+import { problemErrorHandler, problemNotFound, validationHook } from './problems.ts';
+import { createEditDoc, editRoutes } from './routes/edits.ts';
+import { metaRoutes } from './routes/meta.ts';
+import { uploadRoutes } from './routes/uploads.ts';
+
+/** Deps with every default applied. */
+export type ResolvedDeps = Required<AppDeps> & { log: Logger };
+
+/** Room for multipart framing and the `request` field on top of the inline file bytes. */
+const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
+
+export const API_VERSION = '1.0.0';
+
+function resolveDeps(deps: AppDeps): ResolvedDeps {
+  const missing = (['config', 'storage', 'queue', 'jobs', 'apiKeys', 'resolveHost'] as const).filter((name) => !deps?.[name]);
+  if (missing.length > 0) {
+    throw new Error(`createApp is missing ${missing.join(', ')}; pass them in AppDeps (see functions/real-deps.ts for the AWS-backed ones).`);
+  }
+  const clock = deps.clock ?? (() => new Date());
+  return { ...deps, clock, newId: deps.newId ?? createIdGenerator(clock), log: deps.log ?? jsonLogger };
+}
+
+/**
+ * Build the API.
+ *
+ * @throws Error naming any missing dependency.
+ * @example const app = createApp(await realDeps(loadApiConfig())); export const handler = handle(app);
+ */
+export function createApp(deps: AppDeps) {
+  const resolved = resolveDeps(deps);
+  const { config } = resolved;
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use('*', requestContext({ log: resolved.log }));
+  app.use('*', secureHeaders());
+  if (config.corsOrigins.length > 0) {
+    app.use(
+      '*',
+      cors({
+        origin: config.corsOrigins,
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+        exposeHeaders: ['X-Request-Id', 'Location', 'Retry-After', 'Idempotent-Replayed'],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use('/v1/*', apiKeyAuth({ resolver: resolved.apiKeys }));
+  app.use('/v1/*', bodyLimits({ maxJsonBytes: config.maxJsonBytes, maxMultipartBytes: config.maxInlineBytes + MULTIPART_OVERHEAD_BYTES }));
+
+  app.route('/', metaRoutes());
+  app.route('/v1/uploads', uploadRoutes(resolved));
+  app.route('/v1/edits', editRoutes(resolved));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'API key: `Authorization: Bearer ocd_...`.',
+  });
+  app.openAPIRegistry.registerPath(createEditDoc);
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'OCD video edit API',
+      version: API_VERSION,
+      description: 'Upload a short clip, describe it and what it should become, and get the edited clip back. Errors are RFC 9457 problem+json.',
+    },
+    ...(config.publicBaseUrl ? { servers: [{ url: config.publicBaseUrl }] } : {}),
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+
+  app.notFound(problemNotFound);
+  app.onError(problemErrorHandler(resolved.log));
+  return app;
+}

@@ -1,0 +1,172 @@
+// The playground: the same calls a client makes (presigned upload, create, poll, download), in plain JS.
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = 'ocd.apiKey';
+
+const form = $('edit-form');
+const apiKeyInput = $('api-key');
+let currentJobId = null;
+
+// A key passed as #key=... (what `npm start` prints) is kept in this browser only and removed from the address bar.
+const hashKey = new URLSearchParams(location.hash.slice(1)).get('key');
+if (hashKey) {
+  localStorage.setItem(KEY_STORAGE, hashKey);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+apiKeyInput.value = localStorage.getItem(KEY_STORAGE) ?? '';
+
+async function api(path, init = {}) {
+  const res = await fetch(path, {
+    ...init,
+    headers: { authorization: `Bearer ${apiKeyInput.value.trim()}`, ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+  });
+  const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
+  if (!res.ok) {
+    const detail = typeof body === 'object' ? body.detail ?? body.title : body;
+    throw new Error(`${res.status}: ${detail}`);
+  }
+  return body;
+}
+
+/** Presigned POST with upload progress (fetch has no upload progress, XHR does). */
+function uploadFile(file, onProgress) {
+  return api('/v1/uploads', {
+    method: 'POST',
+    body: JSON.stringify({ contentType: file.type || 'video/mp4', contentLength: file.size, filename: file.name }),
+  }).then((upload) => new Promise((resolve, reject) => {
+    const data = new FormData();
+    for (const [k, v] of Object.entries(upload.fields)) data.append(k, v);
+    data.append('file', file);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', upload.url);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => (xhr.status < 300 ? resolve(upload.uploadId) : reject(new Error(`upload failed: HTTP ${xhr.status}`)));
+    xhr.onerror = () => reject(new Error('upload failed: network error'));
+    xhr.send(data);
+  }));
+}
+
+/** The CreateEdit body: the uploads plus the knobs this form exposes (the rest keep the preset's defaults). */
+function editRequest(inputId, maskId) {
+  const num = (id) => ($(id).value === '' ? undefined : Number($(id).value));
+  const words = (id) => $(id).value.trim().split(/\s+/).filter(Boolean);
+  const [blendSource, blendTarget] = [words('blend-source'), words('blend-target')];
+  const sampler = { steps: num('steps'), guidance: num('guidance') };
+  return {
+    input: { uploadId: inputId },
+    ...(maskId ? { mask: { uploadId: maskId } } : {}),
+    preset: $('preset').value,
+    sourcePrompt: $('source').value.trim(),
+    targetPrompt: $('target').value.trim(),
+    seed: num('seed'),
+    frames: { count: num('frames') },
+    sampler,
+    ...(blendSource.length && blendTarget.length ? { fusion: { blendWords: { source: blendSource, target: blendTarget } } } : {}),
+  };
+}
+
+function setStatus(text) { $('status-text').textContent = text; }
+function showError(message) { const el = $('error-text'); el.textContent = message; el.hidden = false; }
+
+function formatEta(seconds) {
+  if (!Number.isFinite(seconds) || seconds <= 0) return '';
+  return seconds < 90 ? `about ${Math.round(seconds)} s left` : `about ${Math.round(seconds / 60)} min left`;
+}
+
+async function poll(jobId) {
+  const started = Date.now();
+  let firstRunning = null;
+  for (;;) {
+    const job = await api(`/v1/edits/${jobId}`);
+    const p = job.progress ?? {};
+    const fraction = p.fraction ?? 0;
+    $('job-progress').value = fraction;
+    if (job.state === 'queued') {
+      setStatus(`Queued${job.queuePosition != null ? ` (position ${job.queuePosition})` : ''}…`);
+    } else if (job.state === 'running') {
+      firstRunning ??= { t: Date.now(), f: fraction };
+      const rate = (fraction - firstRunning.f) / ((Date.now() - firstRunning.t) / 1000);
+      const eta = rate > 0 ? formatEta((1 - fraction) / rate) : '';
+      setStatus(`Running: ${p.stage ?? 'starting'}${p.steps ? ` step ${p.step}/${p.steps}` : ''}${eta ? ` · ${eta}` : ''}`);
+    } else {
+      $('cancel').hidden = true;
+      if (job.state === 'succeeded') {
+        $('job-progress').value = 1;
+        setStatus(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+      }
+      return job;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function renderReport(report) {
+  const tbody = $('report-table').querySelector('tbody');
+  tbody.replaceChildren();
+  const stages = Object.entries(report.timings ?? report.stages ?? {}).filter(([, v]) => typeof v === 'number');
+  const total = stages.reduce((s, [, v]) => s + v, 0) || 1;
+  for (const [stage, seconds] of stages) {
+    const tr = document.createElement('tr');
+    const bar = document.createElement('span');
+    bar.style.width = `${Math.max(2, (120 * seconds) / total)}px`;
+    bar.setAttribute('aria-hidden', 'true');
+    tr.innerHTML = `<th scope="row"></th><td></td><td class="bar"></td>`;
+    tr.children[0].textContent = stage;
+    tr.children[1].textContent = seconds.toFixed(2);
+    tr.children[2].append(bar, ` ${((100 * seconds) / total).toFixed(0)}%`);
+    tbody.append(tr);
+  }
+  const facts = $('report-facts');
+  facts.replaceChildren();
+  const add = (k, v) => { if (v == null) return; const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.textContent = v; facts.append(dt, dd); };
+  add('Preset', report.preset ?? report.options?.preset);
+  add('UNet calls', report.unetCalls);
+  add('Token-steps', report.tokenSteps);
+  add('Attention store', report.attentionStoreBytes != null ? `${(report.attentionStoreBytes / 2 ** 20).toFixed(1)} MiB` : undefined);
+  add('Peak memory', report.peakRssBytes != null ? `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : undefined);
+  add('Mask area', report.mask?.areaFraction != null ? `${(100 * report.mask.areaFraction).toFixed(1)}%` : undefined);
+}
+
+async function showResult(job) {
+  const out = job.outputs ?? {};
+  $('result-panel').hidden = false;
+  $('preview-video').src = out.preview?.url ?? '';
+  $('output-video').src = out.video?.url ?? '';
+  $('output-link').href = out.video?.url ?? '#';
+  if (out.report?.url) renderReport(await (await fetch(out.report.url)).json());
+}
+
+$('cancel').addEventListener('click', async () => {
+  if (!currentJobId) return;
+  try { await api(`/v1/edits/${currentJobId}/cancel`, { method: 'POST' }); setStatus('Cancel requested…'); } catch (e) { showError(e.message); }
+});
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  localStorage.setItem(KEY_STORAGE, apiKeyInput.value.trim());
+  const button = $('submit');
+  button.disabled = true;
+  $('status-panel').hidden = false;
+  $('result-panel').hidden = true;
+  $('error-text').hidden = true;
+  $('upload-progress').value = 0;
+  $('job-progress').value = 0;
+  try {
+    const video = $('video').files[0];
+    const mask = $('mask').files[0];
+    setStatus('Uploading…');
+    const inputId = await uploadFile(video, (f) => { $('upload-progress').value = mask ? f / 2 : f; });
+    const maskId = mask ? await uploadFile(mask, (f) => { $('upload-progress').value = 0.5 + f / 2; }) : undefined;
+    $('upload-progress').value = 1;
+    const job = await api('/v1/edits', { method: 'POST', body: JSON.stringify(editRequest(inputId, maskId)) });
+    currentJobId = job.id;
+    $('cancel').hidden = false;
+    const done = await poll(job.id);
+    if (done.state === 'succeeded') await showResult(done);
+    else if (done.state === 'failed') showError(`Failed (${done.error?.code}): ${done.error?.message}`);
+    else setStatus(`Edit ${done.state}.`);
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    button.disabled = false;
+  }
+});

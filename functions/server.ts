@@ -1,0 +1,13 @@
+/** Local Node entry: the same app on PORT, plus the playground from functions/public/ when it exists. */
+import { existsSync } from 'node:fs';
+import { serve } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { loadApiConfig } from '../shared/config.ts';
+import { createApp } from './app.ts';
+import { realDeps } from './real-deps.ts';
+
+const config = loadApiConfig();
+const app = createApp(realDeps(config));
+const publicDir = new URL('./public/', import.meta.url).pathname;
+if (existsSync(publicDir)) app.use('/*', serveStatic({ root: publicDir }));
+serve({ fetch: app.fetch, port: config.port }, (info) => console.log(JSON.stringify({ level: 'info', message: 'listening', port: info.port })));

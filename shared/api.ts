@@ -1,0 +1,129 @@
+/**
+ * The public API's bodies: what callers send and receive. The routes, the OpenAPI document, the CLI and the
+ * tests all use these schemas.
+ */
+import { z } from 'zod';
+import { checkEditOptions, EditKnobsSchema, resolveEditDefaults } from './edit-request.ts';
+import { JobErrorSchema } from './errors.ts';
+import { JOB_STATES, JobProgressSchema, JobTimingsSchema } from './job.ts';
+
+/** Video containers accepted as inputs and masks. */
+export const UPLOAD_CONTENT_TYPES = ['video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska'] as const;
+export type UploadContentType = (typeof UPLOAD_CONTENT_TYPES)[number];
+
+/** Upload and job ids: ULIDs (26 Crockford base32 characters). */
+export const ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const id = (what: string) => z.string().regex(ID_PATTERN, `must be a ${what} id as returned by the API (26 characters)`);
+
+export const CreateUploadBodySchema = z
+  .strictObject({
+    contentType: z.enum(UPLOAD_CONTENT_TYPES).describe('MIME type of the video; the POST must send the same Content-Type field.'),
+    contentLength: z.int().min(1).describe('Size of the file in bytes; the presigned POST accepts at most this many.'),
+    filename: z.string().min(1).max(255).optional().describe('Original file name, for your own reference.'),
+  })
+  .meta({ id: 'CreateUpload' });
+export type CreateUploadBody = z.infer<typeof CreateUploadBodySchema>;
+
+export const UploadTicketSchema = z
+  .object({
+    uploadId: id('upload'),
+    url: z.string().describe('POST a multipart form here: every entry of `fields`, then the file as `file` (last).'),
+    fields: z.record(z.string(), z.string()),
+    maxBytes: z.int().describe('Largest accepted file in bytes.'),
+    expiresAt: z.string().describe('The POST must start before this time (ISO 8601).'),
+  })
+  .meta({ id: 'UploadTicket' });
+export type UploadTicket = z.infer<typeof UploadTicketSchema>;
+
+export const UploadRefSchema = z.strictObject({ uploadId: id('upload') }).meta({ id: 'UploadRef' });
+
+/** Fields of the create body besides the edit knobs. */
+const CreateEditInputsSchema = {
+  input: UploadRefSchema.describe('The video to edit, uploaded through POST /v1/uploads.'),
+  mask: UploadRefSchema.optional().describe('Optional mask video (white = edit), same frame count and size as the input.'),
+  webhookUrl: z
+    .string()
+    .max(2048)
+    .optional()
+    .describe('Called (https POST, Standard Webhooks signature) when the job finishes; must resolve to a public address.'),
+};
+
+/** POST /v1/edits as JSON: the inputs plus every knob of the edit request. */
+export const CreateEditBodySchema = EditKnobsSchema.extend(CreateEditInputsSchema)
+  .superRefine((body, ctx) => {
+    const { input: _input, mask, webhookUrl: _webhookUrl, ...knobs } = body;
+    for (const issue of editKnobIssues(knobs, mask !== undefined)) ctx.addIssue(issue);
+  })
+  .meta({ id: 'CreateEdit' });
+export type CreateEditBody = z.infer<typeof CreateEditBodySchema>;
+
+/** The multipart form of POST /v1/edits: the same JSON (without `input`/`mask`) plus the files. */
+export const CreateEditFormSchema = z
+  .object({
+    request: z.string().describe('JSON of the edit request: the CreateEdit body without `input` and `mask`.'),
+    video: z.any().meta({ type: 'string', format: 'binary', description: 'The video file.' }),
+    mask: z.any().optional().meta({ type: 'string', format: 'binary', description: 'Optional mask video.' }),
+  })
+  .meta({ id: 'CreateEditForm' });
+
+/** The JSON inside the multipart `request` field. */
+export const InlineEditRequestSchema = EditKnobsSchema.extend({ webhookUrl: CreateEditInputsSchema.webhookUrl });
+
+function editKnobIssues(knobs: z.infer<typeof EditKnobsSchema>, hasMaskVideo: boolean) {
+  // Cross-field checks only make sense once every field is valid on its own.
+  if (!EditKnobsSchema.safeParse(knobs).success) return [];
+  const context = { hasMaskVideo };
+  return checkEditOptions(resolveEditDefaults(knobs, context), context).map((problem) => ({
+    code: 'custom' as const,
+    path: problem.path,
+    message: problem.message,
+  }));
+}
+
+/** Validate the multipart `request` JSON with the same cross-field checks. */
+export function inlineEditIssues(request: z.infer<typeof InlineEditRequestSchema>, hasMaskVideo: boolean) {
+  const { webhookUrl: _webhookUrl, ...knobs } = request;
+  return editKnobIssues(knobs, hasMaskVideo);
+}
+
+const OutputLinkSchema = z.object({
+  url: z.string().describe('Presigned GET URL.'),
+  expiresAt: z.string().describe('The URL stops working at this time (ISO 8601); GET the job again for a fresh one.'),
+});
+
+export const EditJobSchema = z
+  .object({
+    id: id('job'),
+    object: z.literal('edit'),
+    state: z.enum(JOB_STATES),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    queuePosition: z.int().nullable().describe('While queued: about how many jobs are ahead of this one.'),
+    progress: JobProgressSchema.nullable(),
+    timings: JobTimingsSchema.describe('Seconds per stage so far.'),
+    cancelRequested: z.boolean(),
+    attempt: z.int().describe('How many times a runner has started this job.'),
+    request: z.record(z.string(), z.unknown()).describe('The knobs as sent (see CreateEdit).'),
+    options: z.record(z.string(), z.unknown()).describe('Every knob resolved with the preset defaults: what the runner uses.'),
+    input: z.object({ uploadId: z.string(), bytes: z.int(), contentType: z.string() }),
+    mask: z.object({ uploadId: z.string(), bytes: z.int(), contentType: z.string() }).nullable(),
+    webhookUrl: z.string().nullable(),
+    outputs: z
+      .object({ video: OutputLinkSchema.optional(), preview: OutputLinkSchema.optional(), report: OutputLinkSchema.optional() })
+      .nullable()
+      .describe('When succeeded: the edited video, the side-by-side preview and the run report.'),
+    error: JobErrorSchema.nullable(),
+    links: z.object({ self: z.string(), cancel: z.string() }),
+  })
+  .meta({ id: 'EditJob' });
+export type EditJob = z.infer<typeof EditJobSchema>;
+
+export const EditListSchema = z
+  .object({
+    data: z.array(EditJobSchema),
+    nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+  .meta({ id: 'EditList' });
+export type EditList = z.infer<typeof EditListSchema>;
