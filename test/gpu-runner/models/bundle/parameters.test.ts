@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CLIPTextConfigSchema, UNetConfigSchema, VAEConfigSchema, readConfigFile,
+} from '../../../../gpu-runner/models/bundle/configs.ts';
+import {
+  clipTextParameters, parameterCount, unetParameters, vaeParameters, type ParameterSpec,
+} from '../../../../gpu-runner/models/bundle/parameters.ts';
+import { SD15_TEXT_ENCODER_CONFIG, SD15_UNET_CONFIG, SD15_VAE_CONFIG } from '../../../../gpu-runner/models/bundle/sd-configs.ts';
+import { REFERENCE_CASES_DIR, REFERENCE_MODEL_DIR } from '../../../support/paths.ts';
+
+interface ReferenceIndex {
+  num_parameters: Record<string, number>;
+  weights: Record<string, Record<string, { dtype: string; shape: number[] }>>;
+}
+const index = JSON.parse(readFileSync(join(REFERENCE_CASES_DIR, 'index.json'), 'utf8')) as ReferenceIndex;
+
+function asHeader(table: ParameterSpec[]): Record<string, { dtype: string; shape: number[] }> {
+  return Object.fromEntries(table.map((p) => [p.name, { dtype: p.dtype, shape: [...p.shape] }]));
+}
+
+describe('parameter tables equal the tensors of the files diffusers/transformers wrote', () => {
+  it('UNet2DConditionModel', () => {
+    const table = unetParameters(readConfigFile(join(REFERENCE_MODEL_DIR, 'unet/config.json'), UNetConfigSchema));
+    expect(asHeader(table)).toEqual(index.weights.unet);
+    expect(parameterCount(table)).toBe(index.num_parameters.unet);
+  });
+
+  it('AutoencoderKL', () => {
+    const table = vaeParameters(readConfigFile(join(REFERENCE_MODEL_DIR, 'vae/config.json'), VAEConfigSchema));
+    expect(asHeader(table)).toEqual(index.weights.vae);
+    expect(parameterCount(table)).toBe(index.num_parameters.vae);
+  });
+
+  it('CLIPTextModel (with the position_ids buffer)', () => {
+    const table = clipTextParameters(readConfigFile(join(REFERENCE_MODEL_DIR, 'text_encoder/config.json'), CLIPTextConfigSchema));
+    expect(asHeader(table)).toEqual(index.weights.text_encoder);
+    expect(parameterCount(table)).toBe(index.num_parameters.text_encoder);
+  });
+});
+
+describe('SD1.5 scale', () => {
+  // Published parameter counts of runwayml/stable-diffusion-v1-5 (diffusers num_parameters()).
+  it.each([
+    ['unet', () => unetParameters(UNetConfigSchema.parse(SD15_UNET_CONFIG)), 859_520_964],
+    ['vae', () => vaeParameters(VAEConfigSchema.parse(SD15_VAE_CONFIG)), 83_653_863],
+    ['text_encoder', () => clipTextParameters(CLIPTextConfigSchema.parse(SD15_TEXT_ENCODER_CONFIG)), 123_060_480],
+  ])('%s has the published parameter count', (_, table, expected) => {
+    expect(parameterCount(table())).toBe(expected);
+  });
+
+  it('lists the SD1.5 shapes from reference-algorithms.md §5.1', () => {
+    const unet = asHeader(unetParameters(UNetConfigSchema.parse(SD15_UNET_CONFIG)));
+    expect(unet['down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight'].shape).toEqual([320, 320]);
+    expect(unet['down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight'].shape).toEqual([320, 768]);
+    expect(unet['up_blocks.1.resnets.2.conv1.weight'].shape).toEqual([1280, 1920, 3, 3]);
+    expect(unet['up_blocks.3.resnets.0.conv_shortcut.weight'].shape).toEqual([320, 960, 1, 1]);
+    expect(unet['down_blocks.1.resnets.0.conv_shortcut.weight'].shape).toEqual([640, 320, 1, 1]);
+    expect(unet['down_blocks.3.downsamplers.0.conv.weight']).toBeUndefined();
+  });
+});
