@@ -61,8 +61,11 @@ export function frameIndexOf(frame: Uint8Array): number {
 export async function makeTestVideo(path: string, options: TestVideoOptions = {}): Promise<void> {
   const { codec = 'h264', width = 64, height = 64, fps = 8, frames = 8, audio = false, vfr = false, rotation = 0, pattern = 'index' } = options;
   const audioSeconds = options.audioSeconds ?? frames / fps + 1;
+  // 4:2:0 chroma needs even sides (ffmpeg would silently round an odd size down); odd sizes use 4:4:4.
+  const pixelFormat = width % 2 === 1 || height % 2 === 1 ? 'yuv444p' : 'yuv420p';
   // The source's own duration ends the clip: -frames:v would also cut the audio short.
-  const args = ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', patternSource(pattern, width, height, fps, frames / fps)];
+  const source = `${patternSource(pattern, width, height, fps, frames / fps)},format=${pixelFormat}`;
+  const args = ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', source];
   if (audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${audioSeconds}`);
   const filters: string[] = [];
   if (vfr) {
@@ -74,7 +77,7 @@ export async function makeTestVideo(path: string, options: TestVideoOptions = {}
   args.push('-map', '0:v');
   if (audio) args.push('-map', '1:a', '-c:a', extname(path) === '.webm' ? 'libopus' : 'aac');
   if (vfr) args.push('-fps_mode', 'vfr', '-enc_time_base', '1/1000');
-  args.push(...codecArgs(codec));
+  args.push(...codecArgs(codec, pixelFormat));
   const rotated = rotation !== 0;
   const encodedPath = rotated ? `${path}.unrotated${extname(path)}` : path;
   args.push(encodedPath);
@@ -92,7 +95,7 @@ function patternSource(pattern: TestPattern, width: number, height: number, fps:
   const size = `${width}x${height}:d=${seconds}`;
   switch (pattern) {
     case 'index':
-      return `color=c=black:s=${size}:r=${fps},format=yuv420p,geq=lum='16+8*mod(N\\,28)':cb=128:cr=128`;
+      return `color=c=black:s=${size}:r=${fps},format=yuv444p,geq=lum='16+8*mod(N\\,28)':cb=128:cr=128`;
     case 'halves':
       return `color=c=black:s=${size}:r=${fps},drawbox=x=0:y=0:w=iw/2:h=ih:color=white:t=fill`;
     case 'white':
@@ -103,16 +106,16 @@ function patternSource(pattern: TestPattern, width: number, height: number, fps:
   }
 }
 
-function codecArgs(codec: TestCodec): string[] {
+function codecArgs(codec: TestCodec, pixelFormat: 'yuv420p' | 'yuv444p'): string[] {
   switch (codec) {
     case 'h264':
-      return ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt', 'yuv420p'];
+      return ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt', pixelFormat];
     case 'h265':
-      return ['-c:v', 'libx265', '-preset', 'ultrafast', '-crf', '12', '-pix_fmt', 'yuv420p', '-tag:v', 'hvc1', '-x265-params', 'log-level=error'];
+      return ['-c:v', 'libx265', '-preset', 'ultrafast', '-crf', '12', '-pix_fmt', pixelFormat, '-tag:v', 'hvc1', '-x265-params', 'log-level=error'];
     case 'vp9':
-      return ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '0', '-crf', '15', '-pix_fmt', 'yuv420p'];
+      return ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '0', '-crf', '15', '-pix_fmt', pixelFormat];
     case 'prores':
-      return ['-c:v', 'prores_ks', '-profile:v', '0', '-pix_fmt', 'yuv422p10le'];
+      return pixelFormat === 'yuv444p' ? ['-c:v', 'prores_ks', '-profile:v', '4', '-pix_fmt', 'yuv444p10le'] : ['-c:v', 'prores_ks', '-profile:v', '0', '-pix_fmt', 'yuv422p10le'];
   }
 }
 
