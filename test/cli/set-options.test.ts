@@ -23,3 +23,25 @@ describe('deepMerge', () => {
     expect(deepMerge({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] } }, { d: 2 })).toEqual({ a: { b: 1, c: [3] }, d: 2 });
   });
 });
+
+describe('knobsFromFlags', async () => {
+  const { knobsFromFlags, parseBlendWords } = await import('../../cli/edit-flags.ts');
+  it('maps flags to edit knobs, --set last', () => {
+    expect(
+      knobsFromFlags({ source: 'a bear', target: 'a tiger', preset: 'ocd', steps: '10', seed: '3', 'blend-words': 'bear/tiger', set: ['sampler.steps=12', 'ocd.gamma=0.6'] }),
+    ).toEqual({
+      sourcePrompt: 'a bear',
+      targetPrompt: 'a tiger',
+      preset: 'ocd',
+      seed: 3,
+      sampler: { steps: 12 },
+      fusion: { blendWords: { source: ['bear'], target: ['tiger'] } },
+      ocd: { gamma: 0.6 },
+    });
+  });
+  it('names the flag that does not parse', () => {
+    expect(() => knobsFromFlags({ source: 'a', target: 'b', frames: 'eight' })).toThrow(/--frames/);
+    expect(() => knobsFromFlags({ source: 'a' })).toThrow(/--target/);
+    expect(() => parseBlendWords('bear')).toThrow(/source words/);
+  });
+});
