@@ -44,7 +44,7 @@ export interface ResourceConfig {
 const ResourceEnvSchema = z.object({
   OCD_BUCKET: z.string().min(3),
   OCD_TABLE: z.string().min(3),
-  OCD_QUEUE_URL: z.url(),
+  OCD_QUEUE_URL: z.string().regex(/^https?:\/\/\S+$/, 'must be a queue URL like https://sqs.us-east-1.amazonaws.com/123456789012/ocd-edit-jobs'),
   OCD_REGION: z.string().default('us-east-1'),
   OCD_S3_ENDPOINT: optionalUrl,
   OCD_SQS_ENDPOINT: optionalUrl,

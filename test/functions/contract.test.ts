@@ -1,0 +1,173 @@
+/**
+ * Contract tests: the app with its real AWS-backed dependencies against the S3 (s3rver), SQS (fauxqs) and
+ * DynamoDB (dynalite) emulators on loopback. Only endpoints differ from production.
+ */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../functions/app.ts';
+import { realDeps } from '../../functions/real-deps.ts';
+import { loadApiConfig } from '../../shared/config.ts';
+import { JobStore } from '../../shared/job-store.ts';
+import { decodeQueueMessage } from '../../shared/queue-message.ts';
+import { jobOutputKey, uploadKey } from '../../shared/s3-keys.ts';
+import { useEmulators } from '../support/emulators.ts';
+
+const emulators = useEmulators();
+const KEYS = { alice: 'ocd_contract-alice', bob: 'ocd_contract-bob' };
+const prompts = { sourcePrompt: 'a brown bear walking', targetPrompt: 'a red tiger walking' };
+const VIDEO = new Uint8Array(4096).map((_, i) => (i * 31) % 256);
+
+let app: ReturnType<typeof createApp>;
+let jobs: JobStore;
+
+const auth = (key = KEYS.alice) => ({ Authorization: `Bearer ${key}` });
+const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  app.request(path, { method: 'POST', headers: { 'Content-Type': 'application/json', ...auth(), ...headers }, body: JSON.stringify(body) });
+
+/** Drain the queue: every message currently visible, deleted after reading. */
+async function receiveAll(waitSeconds = 1): Promise<string[]> {
+  const { sqs, resources } = emulators.current;
+  const result = await sqs.send(new ReceiveMessageCommand({ QueueUrl: resources.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, AttributeNames: ['All'] }));
+  const messages = result.Messages ?? [];
+  for (const message of messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: resources.queueUrl, ReceiptHandle: message.ReceiptHandle! }));
+  return messages.map((message) => message.Body!);
+}
+
+async function jobItemCount(): Promise<number> {
+  const { dynamo, resources } = emulators.current;
+  const result = await dynamo.send(new ScanCommand({ TableName: resources.table, FilterExpression: 'attribute_exists(#state)', ExpressionAttributeNames: { '#state': 'state' } }));
+  return result.Count ?? 0;
+}
+
+async function objectCount(): Promise<number> {
+  const { s3, resources } = emulators.current;
+  return (await s3.send(new ListObjectsV2Command({ Bucket: resources.bucket }))).KeyCount ?? 0;
+}
+
+/** Upload through the API's presigned POST with fetch, as a browser or the CLI would. */
+async function uploadVideo(key = KEYS.alice, bytes = VIDEO): Promise<string> {
+  const ticket = await (await postJson('/v1/uploads', { contentType: 'video/mp4', contentLength: bytes.length }, auth(key))).json();
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket.fields as Record<string, string>)) form.set(name, value);
+  form.set('file', new Blob([bytes], { type: 'video/mp4' }), 'clip.mp4');
+  const response = await fetch(ticket.url, { method: 'POST', body: form });
+  expect(response.ok, `presigned POST answered ${response.status}`).toBe(true);
+  return ticket.uploadId;
+}
+
+beforeAll(() => {
+  const config = loadApiConfig({ ...emulators.current.env, OCD_API_KEYS: `alice:${KEYS.alice},bob:${KEYS.bob}`, OCD_MAX_ACTIVE_JOBS: '50' });
+  app = createApp({ ...realDeps(config), log: () => undefined });
+  jobs = new JobStore({ client: emulators.current.dynamo, table: config.table });
+});
+
+beforeEach(async () => {
+  await receiveAll(0);
+});
+
+describe('the API against the emulators', () => {
+  it('lands a presigned POST upload in the bucket under the tenant prefix', async () => {
+    const uploadId = await uploadVideo();
+    const { s3, resources } = emulators.current;
+    const object = await s3.send(new GetObjectCommand({ Bucket: resources.bucket, Key: uploadKey('alice', uploadId) }));
+    expect(object.ContentType).toBe('video/mp4');
+    expect(new Uint8Array(await object.Body!.transformToByteArray())).toEqual(VIDEO);
+  });
+
+  it('creates one job record and exactly one queue message; an idempotent replay sends nothing', async () => {
+    const uploadId = await uploadVideo();
+    const recordsBefore = await jobItemCount();
+    const body = { ...prompts, input: { uploadId } };
+    const created = await postJson('/v1/edits', body, { 'Idempotency-Key': 'contract-1' });
+    expect(created.status).toBe(202);
+    const job = await created.json();
+    expect(await jobItemCount()).toBe(recordsBefore + 1);
+    expect((await jobs.get(job.id))!).toMatchObject({ tenant: 'alice', state: 'queued', input: { key: uploadKey('alice', uploadId), bytes: VIDEO.length } });
+    expect((await receiveAll()).map(decodeQueueMessage)).toEqual([{ v: 1, jobId: job.id }]);
+
+    const replay = await postJson('/v1/edits', body, { 'Idempotency-Key': 'contract-1' });
+    expect(replay.status).toBe(202);
+    expect((await replay.json()).id).toBe(job.id);
+    expect(await receiveAll()).toEqual([]);
+    expect(await jobItemCount()).toBe(recordsBefore + 1);
+  });
+
+  it('writes nothing anywhere for a rejected request', async () => {
+    const uploadId = await uploadVideo(KEYS.bob);
+    const [records, objects] = [await jobItemCount(), await objectCount()];
+    const response = await postJson('/v1/edits', { ...prompts, input: { uploadId } }, { 'Idempotency-Key': 'contract-foreign' });
+    expect(response.status).toBe(422);
+    expect(await jobItemCount()).toBe(records);
+    expect(await objectCount()).toBe(objects);
+    expect(await receiveAll()).toEqual([]);
+  });
+
+  it('stores a multipart video in the bucket and creates the job in one call', async () => {
+    const form = new FormData();
+    form.set('request', JSON.stringify(prompts));
+    form.set('video', new Blob([VIDEO], { type: 'video/mp4' }), 'clip.mp4');
+    const response = await app.request('/v1/edits', { method: 'POST', headers: auth(), body: form });
+    expect(response.status).toBe(202);
+    const job = await response.json();
+    const { s3, resources } = emulators.current;
+    const object = await s3.send(new GetObjectCommand({ Bucket: resources.bucket, Key: uploadKey('alice', job.input.uploadId) }));
+    expect(new Uint8Array(await object.Body!.transformToByteArray())).toEqual(VIDEO);
+    expect((await receiveAll()).map(decodeQueueMessage)).toEqual([{ v: 1, jobId: job.id }]);
+  });
+
+  it('answers 404 to another tenant on every job route', async () => {
+    const uploadId = await uploadVideo();
+    const job = await (await postJson('/v1/edits', { ...prompts, input: { uploadId } })).json();
+    expect((await app.request(`/v1/edits/${job.id}`, { headers: auth(KEYS.bob) })).status).toBe(404);
+    expect((await app.request(`/v1/edits/${job.id}/cancel`, { method: 'POST', headers: auth(KEYS.bob) })).status).toBe(404);
+    const bobsList = await (await app.request('/v1/edits?limit=100', { headers: auth(KEYS.bob) })).json();
+    expect(bobsList.data.map((j: { id: string }) => j.id)).not.toContain(job.id);
+    expect((await postJson('/v1/edits', { ...prompts, input: { uploadId } }, auth(KEYS.bob))).status).toBe(422);
+    expect((await jobs.get(job.id))!.state).toBe('queued');
+  });
+
+  it('cancels in each state: queued, running, canceled, succeeded', async () => {
+    const uploadId = await uploadVideo();
+    const create = async () => (await (await postJson('/v1/edits', { ...prompts, input: { uploadId } })).json()).id as string;
+    const cancel = (id: string) => app.request(`/v1/edits/${id}/cancel`, { method: 'POST', headers: auth() });
+
+    const queued = await create();
+    expect(await (await cancel(queued)).json()).toMatchObject({ state: 'canceled' });
+    expect((await cancel(queued)).status).toBe(200);
+
+    const running = await create();
+    await jobs.claim(running, 0, 'worker-1');
+    expect(await (await cancel(running)).json()).toMatchObject({ state: 'running', cancelRequested: true });
+    expect(await jobs.isCancelRequested(running)).toBe(true);
+
+    const succeeded = await create();
+    await jobs.claim(succeeded, 0, 'worker-1');
+    await jobs.markSucceeded(succeeded, 1, { video: jobOutputKey(succeeded, 'video') }, { edit: 1 });
+    expect((await cancel(succeeded)).status).toBe(409);
+  });
+
+  it('reports a succeeded job with a presigned output URL that downloads the output', async () => {
+    const uploadId = await uploadVideo();
+    const id = (await (await postJson('/v1/edits', { ...prompts, input: { uploadId } })).json()).id as string;
+    const { s3, resources } = emulators.current;
+    const output = new TextEncoder().encode('edited video bytes');
+    await s3.send(new PutObjectCommand({ Bucket: resources.bucket, Key: jobOutputKey(id, 'video'), Body: output, ContentType: 'video/mp4' }));
+    await jobs.claim(id, 0, 'worker-1');
+    await jobs.updateProgress(id, 1, { stage: 'edit', step: 20, steps: 20, fraction: 0.9 }, { edit: 2.5 });
+    await jobs.markSucceeded(id, 1, { video: jobOutputKey(id, 'video') }, { edit: 2.5, encode: 0.3 });
+    const job = await (await app.request(`/v1/edits/${id}`, { headers: auth() })).json();
+    expect(job).toMatchObject({ state: 'succeeded', timings: { edit: 2.5, encode: 0.3 } });
+    const download = await fetch(job.outputs.video.url);
+    expect(download.status).toBe(200);
+    expect(new Uint8Array(await download.arrayBuffer())).toEqual(output);
+  });
+
+  it('gives queued jobs an increasing queue position', async () => {
+    const uploadId = await uploadVideo();
+    const first = await (await postJson('/v1/edits', { ...prompts, input: { uploadId } })).json();
+    const second = await (await postJson('/v1/edits', { ...prompts, input: { uploadId } })).json();
+    expect(second.queuePosition).toBe(first.queuePosition + 1);
+  });
+});

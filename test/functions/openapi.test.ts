@@ -1,0 +1,117 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../functions/app.ts';
+import { PROBLEM_CODES } from '../../shared/errors.ts';
+import { fakeDeps } from './fakes.ts';
+
+type Json = Record<string, unknown> & { [key: string]: never | unknown };
+interface Operation {
+  security?: unknown[];
+  parameters?: { name: string; in: string; required?: boolean; schema: Json }[];
+  requestBody?: { content: Record<string, { schema: Json }> };
+  responses: Record<string, { description: string; content?: Record<string, { schema: Json }> }>;
+}
+
+let doc: { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Json>; securitySchemes: Record<string, Json> } };
+
+const ROUTES: [string, string, boolean][] = [
+  ['get', '/healthz', false],
+  ['get', '/problems/{code}', false],
+  ['post', '/v1/uploads', true],
+  ['post', '/v1/edits', true],
+  ['get', '/v1/edits', true],
+  ['get', '/v1/edits/{id}', true],
+  ['post', '/v1/edits/{id}/cancel', true],
+];
+
+function collectRefs(value: unknown, refs: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((item) => collectRefs(item, refs));
+  else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === '$ref' && typeof inner === 'string') refs.push(inner);
+      else collectRefs(inner, refs);
+    }
+  }
+  return refs;
+}
+
+function resolve(schema: Json): Json {
+  const ref = schema.$ref as string | undefined;
+  return ref ? doc.components.schemas[ref.replace('#/components/schemas/', '')] : schema;
+}
+
+beforeAll(async () => {
+  const response = await createApp(fakeDeps()).request('/openapi.json');
+  expect(response.status).toBe(200);
+  doc = await response.json();
+});
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 with a bearer security scheme', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.info.title).toBeTruthy();
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
+
+  it('describes exactly the served routes', () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`));
+    expect(documented.sort()).toEqual(ROUTES.map(([method, path]) => `${method} ${path}`).sort());
+  });
+
+  it('resolves every $ref', () => {
+    const refs = collectRefs(doc);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of refs) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      expect(doc.components.schemas[ref.replace('#/components/schemas/', '')], ref).toBeDefined();
+    }
+  });
+
+  it.each(ROUTES)('%s %s: success and problem+json error responses, auth where required', (method, path, authenticated) => {
+    const operation = doc.paths[path][method];
+    const statuses = Object.keys(operation.responses);
+    expect(statuses.some((status) => status.startsWith('2'))).toBe(true);
+    for (const [status, response] of Object.entries(operation.responses)) {
+      expect(response.description.length).toBeGreaterThan(3);
+      if (!status.startsWith('2')) expect(response.content?.['application/problem+json']?.schema).toEqual({ $ref: '#/components/schemas/Problem' });
+    }
+    if (authenticated) {
+      expect(operation.security).toEqual([{ bearerAuth: [] }]);
+      expect(statuses).toContain('401');
+    }
+    for (const name of path.match(/\{(\w+)\}/g) ?? []) {
+      expect(operation.parameters?.find((p) => p.in === 'path' && `{${p.name}}` === name)?.required).toBe(true);
+    }
+  });
+
+  it('documents the list query, the idempotency header and both create bodies', () => {
+    const list = doc.paths['/v1/edits'].get.parameters!.map((p) => `${p.in}:${p.name}`);
+    expect(list).toEqual(expect.arrayContaining(['query:limit', 'query:cursor']));
+    const create = doc.paths['/v1/edits'].post;
+    expect(create.parameters!.map((p) => `${p.in}:${p.name}`)).toContain('header:idempotency-key');
+    expect(Object.keys(create.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
+  });
+
+  it('documents every knob of the edit request with its bounds', () => {
+    const create = resolve(doc.paths['/v1/edits'].post.requestBody!.content['application/json'].schema);
+    const properties = create.properties as Record<string, Json>;
+    expect(Object.keys(properties).sort()).toEqual(
+      ['crossFrame', 'fusion', 'frames', 'input', 'inversion', 'mask', 'negativePrompt', 'ocd', 'preset', 'sampler', 'seed', 'size', 'sourcePrompt', 'targetPrompt', 'tome', 'webhookUrl'].sort(),
+    );
+    expect(create.required).toEqual(expect.arrayContaining(['sourcePrompt', 'targetPrompt', 'input']));
+    expect(create.additionalProperties).toBe(false);
+    const sampler = resolve(properties.sampler).properties as Record<string, Json>;
+    expect(sampler.steps).toMatchObject({ minimum: 1, maximum: 100 });
+    const ocd = resolve(properties.ocd).properties as Record<string, Json>;
+    expect(Object.keys(ocd).sort()).toEqual(['background', 'dilate', 'gamma', 'mask', 'maskThreshold', 'phi', 'sampling']);
+    expect(resolve(properties.preset).enum).toEqual(['ocd', 'optimized', 'fatezero']);
+  });
+
+  it('names every stable problem code somewhere in the responses', () => {
+    const descriptions = Object.values(doc.paths)
+      .flatMap((operations) => Object.values(operations))
+      .flatMap((operation) => Object.values(operation.responses).map((response) => response.description))
+      .join(' ');
+    for (const code of PROBLEM_CODES) expect(descriptions, code).toContain(`\`${code}\``);
+    expect((doc.components.schemas.Problem.properties as Record<string, Json>).code.enum).toEqual(PROBLEM_CODES);
+  });
+});
