@@ -12,6 +12,8 @@ const BOS = '<|startoftext|>';
 const EOS = '<|endoftext|>';
 /** Merges OpenAI's vocabulary uses: 49152 − 256 byte symbols − 2 special tokens (lines 1..48894 of the file). */
 const OPENAI_MERGE_COUNT = 49152 - 256 - 2;
+/** Pre-tokens whose BPE result is kept; a long-running worker sees many prompts, so the cache is bounded. */
+const MAX_CACHED_WORDS = 50_000;
 
 // transformers' CLIP pre-tokenizer: special tokens, English contractions, letter runs, single digits, runs of
 // everything else. Unicode White_Space stands for the `regex` module's \s.
@@ -204,6 +206,7 @@ export class CLIPTokenizer {
     const cached = this.cache.get(word);
     if (cached !== undefined) return cached;
     const ids = bytePairMerge(toByteSymbols(word), this.ranks).map((token) => this.vocab.get(token) ?? CLIP_EOS_ID);
+    if (this.cache.size >= MAX_CACHED_WORDS) this.cache.clear();
     this.cache.set(word, ids);
     return ids;
   }

@@ -102,11 +102,15 @@ export class DDIMScheduler {
   /**
    * One reverse step from `sample` = x_t to x_{t−Δ}, Δ = num_train_timesteps // numInferenceSteps whatever the
    * spacing (as diffusers).
-   * @throws when called before {@link setTimesteps}, on length mismatch, or when eta > 0 comes without noise.
+   * @throws when called before {@link setTimesteps}, on a timestep outside 0..T−1, on length mismatch, or when
+   * eta > 0 comes without noise.
    */
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, options: DDIMStepOptions = {}): DDIMStepOutput {
     if (this.stepTimesteps === null) throw missingTimestepsError('DDIMScheduler');
     requireSameLength({ sample, modelOutput });
+    if (!Number.isInteger(timestep) || timestep < 0 || timestep >= this.config.num_train_timesteps) {
+      throw new Error(`DDIMScheduler.step got timestep ${timestep}; use a timestep of the run (${this.stepTimesteps.join(', ')}).`);
+    }
     const eta = options.eta ?? 0;
     if (eta > 0 && options.noise === undefined) {
       throw new Error(`DDIMScheduler.step got eta = ${eta} without noise; pass options.noise (standard normal, the sample's length) or use eta 0.`);

@@ -48,6 +48,12 @@ describe('DDIMScheduler.step', () => {
     expect(() => ddim.step(eps.subarray(0, 3), 901, sample)).toThrow(/modelOutput has 3 values but sample has 4/);
   });
 
+  it('fails on a timestep outside the training range', () => {
+    const ddim = DDIMScheduler.fromConfig(sd15);
+    ddim.setTimesteps(4);
+    expect(() => ddim.step(eps, 1000, sample)).toThrow(/timestep 1000; use a timestep of the run \(751, 501, 251, 1\)/);
+  });
+
   it('follows DDIM eq. 12 with eta 0 (checked in float64)', () => {
     const ddim = DDIMScheduler.fromConfig(sd15);
     ddim.setTimesteps(10);
