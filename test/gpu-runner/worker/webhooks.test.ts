@@ -1,0 +1,142 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../gpu-runner/worker/logger.ts';
+import { backoffDelayMs, isRetryableStatus, WebhookSender } from '../../../gpu-runner/worker/webhooks.ts';
+
+const SECRET = `whsec_${Buffer.from('a-test-secret-of-some-length-123').toString('base64')}`;
+
+interface Receiver {
+  url: string;
+  requests: { headers: IncomingHttpHeaders; body: string; at: number }[];
+  close(): Promise<void>;
+}
+
+/** A loopback receiver answering with `statuses` in turn (the last one repeats). */
+async function startReceiver(statuses: number[], delayMs = 0): Promise<Receiver> {
+  const requests: Receiver['requests'] = [];
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      requests.push({ headers: request.headers, body, at: Date.now() });
+      const status = statuses[Math.min(requests.length - 1, statuses.length - 1)];
+      setTimeout(() => response.writeHead(status).end(), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    requests,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+let receiver: Receiver | undefined;
+afterEach(async () => {
+  await receiver?.close();
+  receiver = undefined;
+});
+
+const event = { type: 'edit.succeeded' as const, jobId: 'job_1', data: { state: 'succeeded' } };
+
+describe('WebhookSender', () => {
+  it('signs so that the standardwebhooks verifier accepts the delivery', async () => {
+    receiver = await startReceiver([200]);
+    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger });
+    expect(await sender.send(receiver.url, event)).toEqual({ delivered: true, attempts: 1, lastStatus: 200 });
+    const [request] = receiver.requests;
+    const payload = new Webhook(SECRET).verify(request.body, request.headers as Record<string, string>) as { type: string; data: { id: string } };
+    expect(payload.type).toBe('edit.succeeded');
+    expect(payload.data.id).toBe('job_1');
+    expect(request.headers['webhook-id']).toBe('msg_job_1_edit_succeeded');
+    expect(() => new Webhook(`whsec_${Buffer.from('another-secret-entirely-0000000').toString('base64')}`).verify(request.body, request.headers as Record<string, string>)).toThrow();
+  });
+
+  it('delivers to a receiver that fails twice exactly once more, then stops', async () => {
+    receiver = await startReceiver([500, 503, 200]);
+    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, initialDelayMs: 50 });
+    const outcome = await sender.send(receiver.url, event);
+    expect(outcome).toEqual({ delivered: true, attempts: 3, lastStatus: 200 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.requests).toHaveLength(3);
+    // Same id on every try (receivers deduplicate on it); each try signed afresh and valid.
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    for (const r of receiver.requests) expect(() => new Webhook(SECRET).verify(r.body, r.headers as Record<string, string>)).not.toThrow();
+    // Backoff: the second wait is about twice the first.
+    const [a, b, c] = receiver.requests.map((r) => r.at);
+    expect(b - a).toBeGreaterThanOrEqual(35);
+    expect(c - b).toBeGreaterThanOrEqual(75);
+  });
+
+  it('gives up after maxAttempts on a receiver that always fails', async () => {
+    receiver = await startReceiver([500]);
+    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, initialDelayMs: 10, maxAttempts: 4 });
+    expect(await sender.send(receiver.url, event)).toEqual({ delivered: false, attempts: 4, lastStatus: 500 });
+    expect(receiver.requests).toHaveLength(4);
+  });
+
+  it('does not retry a 4xx that means no (e.g. 410 Gone)', async () => {
+    receiver = await startReceiver([410, 200]);
+    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, initialDelayMs: 10 });
+    expect(await sender.send(receiver.url, event)).toEqual({ delivered: false, attempts: 1, lastStatus: 410 });
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it('returns at once from send (a slow receiver never holds up the caller) and drain is bounded', async () => {
+    receiver = await startReceiver([200], 5000);
+    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, timeoutMs: 10_000 });
+    const started = Date.now();
+    void sender.send(receiver.url, event);
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(sender.pending).toBe(1);
+    await sender.drain(200);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(sender.pending).toBe(0);
+  });
+
+  it('sends nothing without a secret', async () => {
+    receiver = await startReceiver([200]);
+    const sender = new WebhookSender({ secret: undefined, logger: silentLogger });
+    expect(await sender.send(receiver.url, event)).toEqual({ delivered: false, attempts: 0 });
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('fails at construction on maxAttempts below 1, naming the value', () => {
+    expect(() => new WebhookSender({ secret: SECRET, logger: silentLogger, maxAttempts: 0 })).toThrow(/maxAttempts.*got 0/);
+  });
+});
+
+describe('backoffDelayMs', () => {
+  it.each([
+    [1, 1000],
+    [2, 2000],
+    [3, 4000],
+    [7, 60_000], // capped
+  ])('try %i waits %i ms without jitter', (attempt, expected) => {
+    expect(backoffDelayMs(attempt, 1000, 60_000, () => 0)).toBe(expected);
+  });
+
+  it('takes at most 20 % off for jitter', () => {
+    expect(backoffDelayMs(2, 1000, 60_000, () => 1)).toBe(1600);
+  });
+});
+
+describe('isRetryableStatus', () => {
+  it.each([
+    [408, true],
+    [429, true],
+    [500, true],
+    [503, true],
+    [400, false],
+    [401, false],
+    [404, false],
+    [410, false],
+  ])('%i -> %s', (status, expected) => {
+    expect(isRetryableStatus(status)).toBe(expected);
+  });
+});
