@@ -1,5 +1,5 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { synthOcdStack, type SynthResult } from './support/synth.ts';
@@ -188,6 +188,17 @@ describe('GPU workers', () => {
     expect(Object.keys(environment)).toEqual(expect.arrayContaining(['OCD_BUCKET', 'OCD_TABLE', 'OCD_QUEUE_URL', 'OCD_MODEL_URI']));
     // The default model location is the models/ prefix of the stack's own bucket.
     expect(JSON.stringify(environment.OCD_MODEL_URI)).toMatch(/"s3:\/\/".*MediaBucket.*"\/models\/"/);
+  });
+
+  it('build their image from gpu-runner/Dockerfile, staged (hashed, never built) at synth with only the files it needs', () => {
+    const manifest = JSON.parse(readFileSync(join(synth.outdir, 'OcdTest.assets.json'), 'utf8')) as {
+      dockerImages: Record<string, { source: { directory: string; dockerFile: string; platform?: string } }>;
+    };
+    const images = Object.values(manifest.dockerImages);
+    expect(images).toHaveLength(1);
+    expect(images[0].source).toMatchObject({ dockerFile: 'gpu-runner/Dockerfile', platform: 'linux/amd64' });
+    const staged = readdirSync(join(synth.outdir, images[0].source.directory)).sort();
+    expect(staged).toEqual(['.dockerignore', '.npmrc', 'gpu-runner', 'package-lock.json', 'package.json', 'shared', 'tsconfig.json']);
   });
 
   it('run in public subnets of a VPC without NAT gateways, with S3 and DynamoDB gateway endpoints', () => {

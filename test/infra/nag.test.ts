@@ -1,0 +1,98 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { synthOcdStack, type SynthResult } from './support/synth.ts';
+
+interface PluginReport {
+  pluginName: string;
+  conclusion: string;
+  violations: { ruleName: string }[];
+  suppressedViolations?: { ruleName: string; acknowledgedId: string; reason: string; violatingConstructs: { constructPath: string }[] }[];
+}
+
+// GIVEN the stack bound to an account, with the model in another bucket and non-default sizes (the other synth,
+// stack.test.ts, covers the defaults): acknowledgments must follow the resources they name.
+let synth: SynthResult;
+let reports: PluginReport[];
+beforeAll(() => {
+  synth = synthOcdStack({
+    env: { account: '123456789012', region: 'us-east-1' },
+    modelUri: 's3://team-models/stable-diffusion-v1-5/',
+    instanceType: 'g6.xlarge',
+    maxWorkers: 2,
+    artifactRetentionDays: 30,
+  });
+  reports = (JSON.parse(readFileSync(join(synth.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: PluginReport[] }).pluginReports;
+});
+
+describe('cdk-nag AwsSolutions and the bundled CloudFormation validator', () => {
+  it('both ran and found nothing unacknowledged', () => {
+    expect(reports.map((r) => r.pluginName).sort()).toEqual(['AwsSolutions', 'CloudFormation Validate']);
+    for (const report of reports) {
+      expect(report.violations.map((v) => v.ruleName), report.pluginName).toEqual([]);
+      expect(report.conclusion).toBe('success');
+    }
+  });
+
+  it('acknowledges each finding with a written reason', () => {
+    const acknowledged = reports.flatMap((r) => r.suppressedViolations ?? []);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const finding of acknowledged) {
+      expect(finding.reason.length, `${finding.acknowledgedId} needs a reason`).toBeGreaterThanOrEqual(40);
+    }
+  });
+
+  it('acknowledges wildcards only for object prefixes and task ids, never a bare data wildcard', () => {
+    const wildcardIds = reports
+      .flatMap((r) => r.suppressedViolations ?? [])
+      .map((f) => f.acknowledgedId)
+      .filter((id) => id.includes('IAM5[Resource::'));
+    expect(wildcardIds).toContain('AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::team-models/stable-diffusion-v1-5/*]');
+    for (const id of wildcardIds) {
+      expect(id).toMatch(/\/(uploads|jobs|stable-diffusion-v1-5)\/\*\]$|:task\/<\w+>\/\*\]$|IAM5\[Resource::\*\]$/);
+    }
+    // The only Resource::* acknowledgments are the ECS agent's and ECR's, on the instance and execution roles.
+    const bare = reports
+      .flatMap((r) => r.suppressedViolations ?? [])
+      .filter((f) => f.acknowledgedId.endsWith('IAM5[Resource::*]'))
+      .flatMap((f) => f.violatingConstructs.map((c) => c.constructPath));
+    expect(bare.every((path) => /InstanceRole|ExecutionRole/.test(path)), bare.join(', ')).toBe(true);
+  });
+});
+
+describe('the stack with non-default parameters', () => {
+  it('points the runners at the given model and grants them read access to exactly that prefix', () => {
+    const { template } = synth;
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'OCD_MODEL_URI', Value: 's3://team-models/stable-diffusion-v1-5/' }]) })],
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'ReadModel', Action: 's3:GetObject', Resource: 'arn:aws:s3:::team-models/stable-diffusion-v1-5/*' }),
+          Match.objectLike({
+            Sid: 'ListModel',
+            Action: 's3:ListBucket',
+            Resource: 'arn:aws:s3:::team-models',
+            Condition: { StringLike: { 's3:prefix': ['stable-diffusion-v1-5/*'] } },
+          }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ InstanceType: 'g6.xlarge' }) });
+    template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '0', MaxSize: '2' });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 2 });
+  });
+
+  it('keeps job artifacts and job records for the configured retention', () => {
+    const { template } = synth;
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'jobs/', ExpirationInDays: 30 })]) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Environment: { Variables: Match.objectLike({ OCD_JOB_TTL_DAYS: '30' }) },
+    });
+  });
+});
