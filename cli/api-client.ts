@@ -1,0 +1,114 @@
+/**
+ * A small client for the edit API: presigned upload, create, poll, cancel, download.
+ * Used by `ocd submit`; works against the local stack and a deployed stack alike (only the base URL differs).
+ */
+import { createWriteStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface ApiClientOptions {
+  /** Base URL of the API, e.g. http://127.0.0.1:8787 */
+  baseUrl: string;
+  apiKey: string;
+  fetch?: typeof fetch;
+}
+
+export interface JobView {
+  id: string;
+  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+  progress?: { stage?: string; step?: number; steps?: number; fraction?: number };
+  queuePosition?: number | null;
+  outputs?: Record<string, { url: string; expiresAt?: string }> | null;
+  error?: { code: string; message: string } | null;
+  [key: string]: unknown;
+}
+
+/** An API error carrying the RFC 9457 problem body. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Record<string, unknown> | string,
+  ) {
+    const detail = typeof problem === 'string' ? problem : (problem.detail ?? problem.title ?? JSON.stringify(problem));
+    super(`HTTP ${status}: ${String(detail)}`);
+  }
+}
+
+const CONTENT_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska' };
+
+export class ApiClient {
+  private readonly fetch: typeof fetch;
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: ApiClientOptions) {
+    this.fetch = options.fetch ?? fetch;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  async request<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${this.options.apiKey}`);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
+    }
+    const res = await this.fetch(`${this.baseUrl}${path}`, { ...init, headers, body });
+    const text = await res.text();
+    const parsed = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
+    if (!res.ok) throw new ApiError(res.status, parsed);
+    return parsed as T;
+  }
+
+  /** Uploads a local file through a presigned POST; returns the upload id. */
+  async upload(path: string): Promise<string> {
+    const { size } = await stat(path);
+    const contentType = CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+    const upload = await this.request<{ uploadId: string; url: string; fields: Record<string, string> }>('/v1/uploads', {
+      method: 'POST',
+      json: { contentType, contentLength: size, filename: basename(path) },
+    });
+    const form = new FormData();
+    for (const [k, v] of Object.entries(upload.fields)) form.append(k, v);
+    form.append('file', new Blob([await readFile(path)], { type: contentType }), basename(path));
+    const res = await this.fetch(upload.url, { method: 'POST', body: form });
+    if (!res.ok) throw new ApiError(res.status, await res.text());
+    return upload.uploadId;
+  }
+
+  createEdit(body: unknown, idempotencyKey?: string): Promise<JobView> {
+    return this.request<JobView>('/v1/edits', {
+      method: 'POST',
+      json: body,
+      headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : undefined,
+    });
+  }
+
+  getEdit(id: string): Promise<JobView> {
+    return this.request<JobView>(`/v1/edits/${encodeURIComponent(id)}`);
+  }
+
+  cancelEdit(id: string): Promise<JobView> {
+    return this.request<JobView>(`/v1/edits/${encodeURIComponent(id)}/cancel`, { method: 'POST' });
+  }
+
+  /** Polls until the job is finished, reporting each view. */
+  async waitFor(id: string, onUpdate: (job: JobView) => void, intervalMs = 1000, signal?: AbortSignal): Promise<JobView> {
+    for (;;) {
+      const job = await this.getEdit(id);
+      onUpdate(job);
+      if (job.state === 'succeeded' || job.state === 'failed' || job.state === 'canceled') return job;
+      if (signal?.aborted) throw signal.reason;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  /** Downloads a presigned URL to a file. */
+  async download(url: string, outPath: string): Promise<void> {
+    const res = await this.fetch(url);
+    if (!res.ok || !res.body) throw new ApiError(res.status, await res.text());
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(outPath));
+  }
+}
