@@ -67,7 +67,7 @@ const ApiEnvSchema = ResourceEnvSchema.extend({
   OCD_CORS_ORIGINS: list,
   OCD_ALLOW_PRIVATE_WEBHOOKS: flag,
   OCD_PUBLIC_BASE_URL: optionalUrl,
-  PORT: positiveInt(8787),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8787),
 });
 
 const WorkerEnvSchema = ResourceEnvSchema.extend({
