@@ -8,6 +8,14 @@ import {
   clipTextParameters, parameterCount, unetParameters, vaeParameters, type ParameterSpec,
 } from '../../../../gpu-runner/models/bundle/parameters.ts';
 import { SD15_TEXT_ENCODER_CONFIG, SD15_UNET_CONFIG, SD15_VAE_CONFIG } from '../../../../gpu-runner/models/bundle/sd-configs.ts';
+import { TINY_TEXT_ENCODER_CONFIG, TINY_UNET_CONFIG, TINY_VAE_CONFIG } from '../../../../gpu-runner/models/bundle/sd-configs.ts';
+import { buildTextEncoderGraph } from '../../../../gpu-runner/models/clip-text/text-encoder.ts';
+import { parseCLIPTextConfig } from '../../../../gpu-runner/models/clip-text/config.ts';
+import { buildUNetGraph } from '../../../../gpu-runner/models/unet/unet.ts';
+import { parseUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
+import { buildVAEDecoderGraph, buildVAEEncoderGraph } from '../../../../gpu-runner/models/vae/vae.ts';
+import { parseVAEConfig } from '../../../../gpu-runner/models/vae/config.ts';
+import { RecordingRandomWeightSource } from '../../../../gpu-runner/models/weights.ts';
 import { REFERENCE_CASES_DIR, REFERENCE_MODEL_DIR } from '../../../support/paths.ts';
 
 interface ReferenceIndex {
@@ -58,5 +66,35 @@ describe('SD1.5 scale', () => {
     expect(unet['up_blocks.3.resnets.0.conv_shortcut.weight'].shape).toEqual([320, 960, 1, 1]);
     expect(unet['down_blocks.1.resnets.0.conv_shortcut.weight'].shape).toEqual([640, 320, 1, 1]);
     expect(unet['down_blocks.3.downsamplers.0.conv.weight']).toBeUndefined();
+  });
+});
+
+describe('the graph builders bind exactly the checkpoint tensors (enumerated without data)', () => {
+  /** (name, shape) requested by the builders, as a header-like record. */
+  function requested(build: (weights: RecordingRandomWeightSource) => void): Record<string, { dtype: string; shape: number[] }> {
+    const weights = new RecordingRandomWeightSource(0, { zeros: true });
+    build(weights);
+    return Object.fromEntries(weights.entries().map(({ name, shape }) => [name, { dtype: 'F32', shape }]));
+  }
+  const floatsOnly = (table: ParameterSpec[]) => asHeader(table.filter((p) => p.dtype === 'F32'));
+
+  it.each([['tiny', TINY_UNET_CONFIG], ['SD1.5', SD15_UNET_CONFIG]])('%s UNet (pseudo-3D, 8 frames)', (_, json) => {
+    const config = parseUNetConfig(json);
+    const names = requested((w) => buildUNetGraph(config, w, { frames: 8, height: 32, width: 32, initializers: 'discard' }));
+    expect(names).toEqual(asHeader(unetParameters(UNetConfigSchema.parse(json))));
+  });
+
+  it.each([['tiny', TINY_VAE_CONFIG], ['SD1.5', SD15_VAE_CONFIG]])('%s VAE encoder + decoder', (_, json) => {
+    const config = parseVAEConfig(json);
+    const names = requested((w) => {
+      buildVAEEncoderGraph(config, w, { height: 64, width: 64, initializers: 'discard' });
+      buildVAEDecoderGraph(config, w, { height: 8, width: 8, initializers: 'discard' });
+    });
+    expect(names).toEqual(asHeader(vaeParameters(VAEConfigSchema.parse(json))));
+  });
+
+  it.each([['tiny', TINY_TEXT_ENCODER_CONFIG], ['SD1.5', SD15_TEXT_ENCODER_CONFIG]])('%s text encoder (all but the position_ids buffer)', (_, json) => {
+    const names = requested((w) => buildTextEncoderGraph(parseCLIPTextConfig(json), w, { initializers: 'discard' }));
+    expect(names).toEqual(floatsOnly(clipTextParameters(CLIPTextConfigSchema.parse(json))));
   });
 });
