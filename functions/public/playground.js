@@ -102,7 +102,7 @@ async function poll(jobId) {
 function renderReport(report) {
   const tbody = $('report-table').querySelector('tbody');
   tbody.replaceChildren();
-  const stages = Object.entries(report.timings ?? report.stages ?? {}).filter(([, v]) => typeof v === 'number');
+  const stages = Object.entries(report.stages ?? {}).filter(([, v]) => typeof v === 'number');
   const total = stages.reduce((s, [, v]) => s + v, 0) || 1;
   for (const [stage, seconds] of stages) {
     const tr = document.createElement('tr');
@@ -118,12 +118,15 @@ function renderReport(report) {
   const facts = $('report-facts');
   facts.replaceChildren();
   const add = (k, v) => { if (v == null) return; const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.textContent = v; facts.append(dt, dd); };
-  add('Preset', report.preset ?? report.options?.preset);
+  add('Preset', report.ranAs && report.ranAs !== report.preset ? `${report.preset} (ran as ${report.ranAs})` : report.preset);
+  add('Frames', report.size ? `${report.frames} at ${report.size.width}×${report.size.height}` : report.frames);
   add('UNet calls', report.unetCalls);
-  add('Token-steps', report.tokenSteps);
-  add('Attention store', report.attentionStoreBytes != null ? `${(report.attentionStoreBytes / 2 ** 20).toFixed(1)} MiB` : undefined);
+  add('Token-steps', report.tokenSteps != null ? `${report.tokenSteps} (${(100 * report.tokenStepsRelative).toFixed(1)}% of fatezero)` : undefined);
+  add('UNet work vs fatezero', report.tokenStepsRelative ? `${(1 / report.tokenStepsRelative).toFixed(1)}× less` : undefined);
+  add('Attention store', report.attentionStore ? `${(report.attentionStore.bytes / 2 ** 20).toFixed(1)} MiB` : undefined);
   add('Peak memory', report.peakRssBytes != null ? `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : undefined);
   add('Mask area', report.mask?.areaFraction != null ? `${(100 * report.mask.areaFraction).toFixed(1)}%` : undefined);
+  if (report.note) add('Note', report.note);
 }
 
 async function showResult(job) {
