@@ -28,7 +28,7 @@ type S3rverConstructor = new (options: {
   silent: boolean;
   configureBuckets: { name: string; configs: string[] }[];
 }) => S3rverInstance;
-type Dynalite = (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
+type Dynalite = (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number; path?: string }) => Server;
 
 const S3rver = require('s3rver') as S3rverConstructor;
 const dynalite = require('dynalite') as Dynalite;
@@ -54,6 +54,8 @@ export interface EmulatorOptions {
   ports?: { s3?: number; sqs?: number; dynamodb?: number };
   /** Where s3rver keeps objects. @default - a new temporary folder, removed on stop */
   dataDir?: string;
+  /** Where dynalite keeps the jobs table (LevelDB), so jobs survive a restart. @default - in memory */
+  dynamodbDir?: string;
 }
 
 export interface Emulators {
@@ -98,7 +100,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     stops.push(() => sqs.stop());
     const { queueUrl } = sqs.createQueue(queueName, { region });
 
-    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: options.dynamodbDir });
     await new Promise<void>((resolve, reject) => {
       dynamo.once('error', reject);
       dynamo.listen(options.ports?.dynamodb ?? 0, LOOPBACK, () => resolve());
@@ -112,7 +114,10 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       dynamodb: `http://${LOOPBACK}:${dynamoPort}`,
     };
     const client = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: EMULATOR_CREDENTIALS });
-    await client.send(new CreateTableCommand(jobsTableDefinition(table)));
+    await client.send(new CreateTableCommand(jobsTableDefinition(table))).catch((error: Error) => {
+      // A persisted table (dynamodbDir) is already there after a restart.
+      if (error.name !== 'ResourceInUseException') throw error;
+    });
     await client.send(
       new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: JOBS_TABLE.ttlAttribute, Enabled: true } }),
     ).catch(() => undefined); // dynalite may not implement TTL; expiry is not needed locally
