@@ -40,7 +40,10 @@ export interface DecodeVideoOptions extends VideoToolOptions, VideoLimits {
 }
 
 export interface DecodedVideo {
-  /** RGB24 frames, `height * width * 3` bytes each, row-major. */
+  /**
+   * RGB24 frames, `height * width * 3` bytes each, row-major. They are views into one buffer, and a source frame
+   * chosen twice (VFR input) is the same view twice: copy before writing into one.
+   */
   readonly frames: Uint8Array[];
   /** Working size. */
   readonly width: number;
@@ -80,6 +83,9 @@ export async function decodeVideo(path: string, options: DecodeVideoOptions): Pr
   // 2. Every frame the file holds, by presentation time; a header promising more means the file was cut.
   const frameTimes = await probeFrameTimes(path, options);
   if (frameTimes.length === 0) throw new VideoInputError('input_unreadable', 'The video stream holds no frames.');
+  // Containers without a duration (raw streams) are measured by their frames instead.
+  const clipSeconds = frameTimes[frameTimes.length - 1] + 1 / probe.fps;
+  if (clipSeconds > limits.maxDurationSeconds + 1e-6) throw tooLong(clipSeconds, limits.maxDurationSeconds);
   if (probe.frameCountFromHeader && frameTimes.length < probe.frameCount) {
     throw new VideoInputError(
       'input_truncated',
@@ -116,9 +122,14 @@ export async function decodeVideo(path: string, options: DecodeVideoOptions): Pr
   };
 }
 
-/** Audio span matching a decoded clip: where it starts in the source and how long the output plays. */
+/**
+ * The span of the source that a decoded clip plays, for `encodeVideo`'s `audioFrom`: where its first frame sits on
+ * the container timeline (what ffmpeg's -ss counts from) and how long the output lasts.
+ * @example await encodeVideo(frames, { ..., audioFrom: { path, ...outputSpan(video) } });
+ */
 export function outputSpan(video: Pick<DecodedVideo, 'frames' | 'fps' | 'sourceTimes' | 'probe'>): { startSeconds: number; durationSeconds: number } {
-  return { startSeconds: video.probe.startSeconds + (video.sourceTimes[0] ?? 0), durationSeconds: video.frames.length / video.fps };
+  const firstFrameOffset = video.probe.startSeconds - video.probe.containerStartSeconds;
+  return { startSeconds: Math.max(0, firstFrameOffset + (video.sourceTimes[0] ?? 0)), durationSeconds: video.frames.length / video.fps };
 }
 
 /**
@@ -188,12 +199,11 @@ function checkLimits(probe: VideoProbe, limits: Required<VideoLimits>): void {
       `The video is ${probe.width}x${probe.height}; at most ${limits.maxSourcePixels} pixels per frame are accepted. Downscale it first.`,
     );
   }
-  if (probe.durationSeconds > limits.maxDurationSeconds) {
-    throw new VideoInputError(
-      'input_too_long',
-      `The video lasts ${probe.durationSeconds.toFixed(2)} s; the limit is ${limits.maxDurationSeconds} s. Trim it first.`,
-    );
-  }
+  if (probe.durationSeconds > limits.maxDurationSeconds) throw tooLong(probe.durationSeconds, limits.maxDurationSeconds);
+}
+
+function tooLong(seconds: number, limitSeconds: number): VideoInputError {
+  return new VideoInputError('input_too_long', `The video lasts ${seconds.toFixed(2)} s; the limit is ${limitSeconds} s. Trim it first.`);
 }
 
 function definedLimits(options: VideoLimits): VideoLimits {

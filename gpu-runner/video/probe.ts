@@ -20,10 +20,12 @@ export interface VideoProbe {
   readonly durationSeconds: number;
   /** Presentation time of the first video frame, seconds (usually 0). */
   readonly startSeconds: number;
+  /** Start of the container timeline, seconds; ffmpeg's input seeking (-ss) counts from here. */
+  readonly containerStartSeconds: number;
   /** Average frame rate (avg_frame_rate, else r_frame_rate). */
   readonly fps: number;
   readonly fpsRational: Rational;
-  /** Frames the container promises: nb_frames when the container stores it, else counted from packets. */
+  /** Frames the container promises: nb_frames when the container stores it (MP4, MOV), else counted from packets (WebM, MKV). */
   readonly frameCount: number;
   /** True when `frameCount` came from the container header (so a shortfall means a truncated file). */
   readonly frameCountFromHeader: boolean;
@@ -60,7 +62,7 @@ interface FfprobeStream {
 
 interface FfprobeOutput {
   streams?: FfprobeStream[];
-  format?: { duration?: string; format_name?: string };
+  format?: { duration?: string; format_name?: string; start_time?: string };
 }
 
 /** Which error code a failure maps to: a mask file gets `mask_unreadable`, an input `input_*`. */
@@ -125,14 +127,16 @@ export async function probeVideo(path: string, options: VideoToolOptions & { rol
   const frameCountFromHeader = Number.isInteger(headerFrames) && headerFrames > 0;
   const durationSeconds = positiveNumber(parsed.format?.duration) ?? positiveNumber(video.duration) ?? 0;
   const fps = fpsRational.num / fpsRational.den;
+  const frameCount = frameCountFromHeader ? headerFrames : await countVideoPackets(path, options, unreadable);
 
   return {
     sizeBytes,
     durationSeconds,
     startSeconds: Number(video.start_time) || 0,
+    containerStartSeconds: Number(parsed.format?.start_time) || 0,
     fps,
     fpsRational,
-    frameCount: frameCountFromHeader ? headerFrames : Math.max(0, Math.round(durationSeconds * fps)),
+    frameCount,
     frameCountFromHeader,
     width: quarterTurn ? codedHeight : displayWidth,
     height: quarterTurn ? displayWidth : codedHeight,
@@ -173,6 +177,18 @@ export async function probeFrameTimes(path: string, options: VideoToolOptions & 
   times.sort((a, b) => a - b);
   const first = times[0] ?? 0;
   return times.map((t) => t - first);
+}
+
+/** Counts the first video stream's packets (demuxing only, no decoding) for containers without nb_frames. */
+async function countVideoPackets(path: string, options: VideoToolOptions, unreadable: (message: string) => VideoInputError): Promise<number> {
+  const run = await runTool(
+    options.ffprobePath ?? 'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path],
+    { timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS },
+  );
+  const count = Number.parseInt(run.stdout.toString('utf8').trim(), 10);
+  if (run.exitCode !== 0 || !Number.isInteger(count)) throw unreadable(`Cannot count the video frames (${lastLine(run.stderrTail)}).`);
+  return count;
 }
 
 function pickFrameRate(stream: FfprobeStream): Rational | undefined {

@@ -105,6 +105,14 @@ describe('encodeVideo', () => {
     expect(streamOf(await ffprobeJson(file('silent.mp4')), 'audio')).toBeUndefined();
   });
 
+  it('fails with tool_failed, without hanging, when ffmpeg cannot write the output', async () => {
+    const frames = rampFrames(30, 256, 256);
+    await expect(encodeVideo(frames, { width: 256, height: 256, fps: 8, outPath: file('no-such-dir/out.mp4') })).rejects.toMatchObject({
+      name: 'VideoToolError',
+      code: 'tool_failed',
+    });
+  });
+
   it.each([
     ['no frames', [], {}, /at least one frame/],
     ['a frame of the wrong size', [new Uint8Array(10)], {}, /Frame 0 has 10 bytes/],
