@@ -180,7 +180,8 @@ export async function run(argv: string[]): Promise<number> {
     }
   } catch (error) {
     console.error(`ocd model: ${(error as Error).message}`);
-    if (error instanceof UsageError) {
+    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes: usage errors too.
+    if (error instanceof UsageError || String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
       console.error(USAGE);
       return 2;
     }
