@@ -2,7 +2,6 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { isVideoErrorCode, VIDEO_ERROR_CODES } from '../../../gpu-runner/video/errors.ts';
 import { parseRational, probeFrameTimes, probeVideo } from '../../../gpu-runner/video/probe.ts';
 import { makeTempDir, makeTestVideo, removeTempDir } from '../../support/media.ts';
 import { CLIPS_DIR } from '../../support/paths.ts';
@@ -79,13 +78,5 @@ describe('parseRational', () => {
     [undefined, undefined],
   ])('parses %s', (text, expected) => {
     expect(parseRational(text)).toEqual(expected);
-  });
-});
-
-describe('error codes', () => {
-  it('lists the stable input codes the API shares', () => {
-    expect(VIDEO_ERROR_CODES).toEqual(['input_empty', 'input_unreadable', 'input_truncated', 'input_too_short', 'input_too_long', 'input_too_large', 'mask_unreadable', 'mask_mismatch']);
-    expect(isVideoErrorCode('input_truncated')).toBe(true);
-    expect(isVideoErrorCode('internal')).toBe(false);
   });
 });
