@@ -1,8 +1,11 @@
-import { Match } from 'aws-cdk-lib/assertions';
-import { readFileSync } from 'node:fs';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthOcdStack, type SynthResult } from './support/synth.ts';
+import { cdkJsonContext, REPO_ROOT } from './support/synth.ts';
 
 interface PluginReport {
   pluginName: string;
@@ -11,19 +14,27 @@ interface PluginReport {
   suppressedViolations?: { ruleName: string; acknowledgedId: string; reason: string; violatingConstructs: { constructPath: string }[] }[];
 }
 
-// GIVEN the stack bound to an account, with the model in another bucket and non-default sizes (the other synth,
-// stack.test.ts, covers the defaults): acknowledgments must follow the resources they name.
-let synth: SynthResult;
+// GIVEN the CDK app itself (infra/bin/app.ts, as `cdk synth` runs it: cdk.json's context plus -c overrides in
+// CDK_CONTEXT_JSON, no AWS credentials), bound to an account, with the model in another bucket and non-default
+// sizes (stack.test.ts covers the defaults): acknowledgments must follow the resources they name.
+let outdir: string;
+let synth: { template: Template };
 let reports: PluginReport[];
-beforeAll(() => {
-  synth = synthOcdStack({
-    env: { account: '123456789012', region: 'us-east-1' },
-    modelUri: 's3://team-models/stable-diffusion-v1-5/',
-    instanceType: 'g6.xlarge',
-    maxWorkers: 2,
-    artifactRetentionDays: 30,
-  });
-  reports = (JSON.parse(readFileSync(join(synth.outdir, 'validation-report.json'), 'utf8')) as { pluginReports: PluginReport[] }).pluginReports;
+beforeAll(async () => {
+  outdir = mkdtempSync(join(tmpdir(), 'ocd-app-'));
+  const context = {
+    ...cdkJsonContext(),
+    'ocd:account': '123456789012',
+    'ocd:modelUri': 's3://team-models/stable-diffusion-v1-5/',
+    'ocd:instanceType': 'g6.xlarge',
+    'ocd:maxWorkers': '2',
+    'ocd:artifactRetentionDays': '30',
+  };
+  const env: NodeJS.ProcessEnv = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir };
+  for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'CDK_DEFAULT_ACCOUNT']) delete env[name];
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'infra/bin/app.ts')], { cwd: REPO_ROOT, env, maxBuffer: 16 * 1024 * 1024 });
+  synth = { template: Template.fromJSON(JSON.parse(readFileSync(join(outdir, 'OcdVideoEdit.template.json'), 'utf8'))) };
+  reports = (JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: PluginReport[] }).pluginReports;
 });
 
 describe('cdk-nag AwsSolutions and the bundled CloudFormation validator', () => {

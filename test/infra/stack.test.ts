@@ -1,8 +1,11 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { synthOcdStack, type SynthResult } from './support/synth.ts';
+import { API_ENTRY, synthOcdStack, type SynthResult } from './support/synth.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Sid?: string };
@@ -134,6 +137,34 @@ describe('API function', () => {
     const bundle = join(synth.outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
     expect(existsSync(bundle), bundle).toBe(true);
     expect(readFileSync(bundle, 'utf8')).toMatch(/export\s*\{[^}]*\bhandler\b[^}]*\}/);
+  });
+
+  it.runIf(API_ENTRY === 'functions/lambda.ts')('answers a function-URL event for GET /healthz from the bundle', async () => {
+    const [, fn] = Object.entries(resourcesOf('AWS::Lambda::Function')).find(([, f]) => f.Properties.Runtime === 'nodejs22.x')!;
+    const s3Key = (fn.Properties.Code as { S3Key: string }).S3Key;
+    const bundle = join(synth.outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+    // A plain Node process loads the bundle as Lambda would, with the variables the stack sets (config is read at cold start).
+    const probe = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+      const event = (method, path) => ({ version: '2.0', rawPath: path, rawQueryString: '', headers: { host: 'abc.lambda-url.us-east-1.on.aws' },
+        requestContext: { http: { method, path, sourceIp: '192.0.2.1' }, domainName: 'abc.lambda-url.us-east-1.on.aws', requestId: 'test' }, isBase64Encoded: false });
+      const health = await handler(event('GET', '/healthz'), {});
+      const list = await handler(event('GET', '/v1/edits'), {});
+      process.stdout.write('RESULT ' + JSON.stringify([health.statusCode, health.body, list.statusCode]) + '\\n');`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', probe], {
+      env: {
+        PATH: process.env.PATH,
+        OCD_BUCKET: 'media-bucket',
+        OCD_TABLE: 'jobs-table',
+        OCD_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/jobs',
+        OCD_REGION: 'us-east-1',
+        OCD_API_KEYS_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:keys',
+      },
+    });
+    const [healthStatus, healthBody, listStatus] = JSON.parse(/^RESULT (.*)$/m.exec(stdout)![1]) as [number, string, number];
+    expect([healthStatus, JSON.parse(healthBody)]).toEqual([200, { status: 'ok' }]);
+    // Without a key the API refuses (before any AWS call).
+    expect(listStatus).toBe(401);
   });
 
   it('is served by a function URL', () => {
