@@ -10,17 +10,17 @@ import type { JobProgressUpdate } from './job-port.ts';
  * overall fraction never goes backwards whatever stage names the engine uses.
  */
 export const STAGE_SPANS: Readonly<Record<string, readonly [number, number]>> = Object.freeze({
+  // The stage names of shared/job.ts (JOB_STAGES), in pipeline order.
   download: [0, 0.02],
   decode: [0.02, 0.05],
-  prepare: [0.05, 0.1],
-  encode: [0.05, 0.1],
-  invert: [0.1, 0.5],
+  text: [0.05, 0.07],
+  vae_encode: [0.07, 0.1],
   inversion: [0.1, 0.5],
-  edit: [0.5, 0.95],
-  denoise: [0.5, 0.95],
-  report: [0.95, 0.97],
+  edit: [0.5, 0.92],
+  vae_decode: [0.92, 0.95],
+  encode: [0.95, 0.97],
   upload: [0.97, 1],
-});
+})
 
 /** The overall fraction for one tick, given the highest fraction reached so far. */
 export function overallFraction(progress: EngineProgress, reached: number): number {

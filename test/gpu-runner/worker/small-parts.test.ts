@@ -24,27 +24,28 @@ describe('ProgressReporter', () => {
       2000,
       () => clock,
     );
-    reporter.tick({ stage: 'invert', step: 1, steps: 10 });
+    reporter.tick({ stage: 'inversion', step: 1, steps: 10 });
     expect(writes).toHaveLength(1);
     clock = 2500;
-    reporter.tick({ stage: 'invert', step: 2, steps: 10 }); // a write is still running: skipped
+    reporter.tick({ stage: 'inversion', step: 2, steps: 10 }); // a write is still running: skipped
     expect(writes).toHaveLength(1);
     release!();
     await reporter.settle();
-    reporter.tick({ stage: 'invert', step: 3, steps: 10 });
+    reporter.tick({ stage: 'inversion', step: 3, steps: 10 });
     expect(writes).toHaveLength(2);
     clock = 3000;
     release!();
     await reporter.settle();
-    reporter.tick({ stage: 'invert', step: 4, steps: 10 }); // within 2 s of the last write
+    reporter.tick({ stage: 'inversion', step: 4, steps: 10 }); // within 2 s of the last write
     expect(writes).toHaveLength(2);
     expect(writes.map((w) => w.step)).toEqual([1, 3]);
     expect(writes[1].fraction).toBeGreaterThan(writes[0].fraction);
   });
 
   it('maps stages into one overall fraction', () => {
-    expect(overallFraction({ stage: 'invert', step: 0, steps: 10 }, 0)).toBeCloseTo(0.1);
-    expect(overallFraction({ stage: 'edit', step: 10, steps: 10 }, 0)).toBeCloseTo(0.95);
+    expect(overallFraction({ stage: 'inversion', step: 0, steps: 10 }, 0)).toBeCloseTo(0.1);
+    expect(overallFraction({ stage: 'inversion', step: 5, steps: 10 }, 0)).toBeCloseTo(0.3);
+    expect(overallFraction({ stage: 'edit', step: 10, steps: 10 }, 0)).toBeCloseTo(0.92);
     expect(overallFraction({ stage: 'something-new', step: 1, steps: 2 }, 0.4)).toBe(0.4);
     expect(overallFraction({ stage: 'decode', step: 1, steps: 1 }, 0.7)).toBe(0.7);
   });
