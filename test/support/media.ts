@@ -38,6 +38,8 @@ export interface TestVideoOptions {
   rotation?: 0 | 90 | 180 | 270;
   /** @default 'index' */
   pattern?: TestPattern;
+  /** 10-bit 4:2:0 (yuv420p10le), as phones record HEVC; h265 and vp9 only. @default false */
+  tenBit?: boolean;
 }
 
 /** Luma of the 'index' pattern for source frame `index`. */
@@ -62,7 +64,7 @@ export async function makeTestVideo(path: string, options: TestVideoOptions = {}
   const { codec = 'h264', width = 64, height = 64, fps = 8, frames = 8, audio = false, vfr = false, rotation = 0, pattern = 'index' } = options;
   const audioSeconds = options.audioSeconds ?? frames / fps + 1;
   // 4:2:0 chroma needs even sides (ffmpeg would silently round an odd size down); odd sizes use 4:4:4.
-  const pixelFormat = width % 2 === 1 || height % 2 === 1 ? 'yuv444p' : 'yuv420p';
+  const pixelFormat: PixelFormat = options.tenBit ? 'yuv420p10le' : width % 2 === 1 || height % 2 === 1 ? 'yuv444p' : 'yuv420p';
   // The source's own duration ends the clip: -frames:v would also cut the audio short.
   const source = `${patternSource(pattern, width, height, fps, frames / fps)},format=${pixelFormat}`;
   const args = ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', source];
@@ -106,7 +108,9 @@ function patternSource(pattern: TestPattern, width: number, height: number, fps:
   }
 }
 
-function codecArgs(codec: TestCodec, pixelFormat: 'yuv420p' | 'yuv444p'): string[] {
+type PixelFormat = 'yuv420p' | 'yuv444p' | 'yuv420p10le';
+
+function codecArgs(codec: TestCodec, pixelFormat: PixelFormat): string[] {
   switch (codec) {
     case 'h264':
       return ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt', pixelFormat];

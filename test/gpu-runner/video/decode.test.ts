@@ -35,6 +35,7 @@ beforeAll(async () => {
     makeTestVideo(file('vp9.webm'), { codec: 'vp9' }),
     makeTestVideo(file('prores.mov'), { codec: 'prores' }),
     makeTestVideo(file('h264.mkv'), { codec: 'h264' }),
+    makeTestVideo(file('h265-10bit.mp4'), { codec: 'h265', tenBit: true }),
   ]);
   await Promise.all([
     makeTestVideo(file('vfr.mp4'), { vfr: true, frames: 16 }),
@@ -94,6 +95,7 @@ describe('decodeVideo formats', () => {
     ['VP9 WebM', 'vp9.webm'],
     ['ProRes MOV', 'prores.mov'],
     ['H.264 MKV', 'h264.mkv'],
+    ['10-bit H.265 MP4', 'h265-10bit.mp4'],
   ])('decodes %s frame-exactly', async (_label, name) => {
     const video = await decodeVideo(file(name), { maxFrames: 8, selection: 'first', size: 64 });
     expect(video.frames).toHaveLength(8);
