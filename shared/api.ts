@@ -57,12 +57,14 @@ export const CreateEditBodySchema = EditKnobsSchema.extend(CreateEditInputsSchem
   .meta({ id: 'CreateEdit' });
 export type CreateEditBody = z.infer<typeof CreateEditBodySchema>;
 
+const fileField = z.custom<File>((value) => value instanceof File, 'must be a file');
+
 /** The multipart form of POST /v1/edits: the same JSON (without `input`/`mask`) plus the files. */
 export const CreateEditFormSchema = z
   .object({
     request: z.string().describe('JSON of the edit request: the CreateEdit body without `input` and `mask`.'),
-    video: z.any().meta({ type: 'string', format: 'binary', description: 'The video file.' }),
-    mask: z.any().optional().meta({ type: 'string', format: 'binary', description: 'Optional mask video.' }),
+    video: fileField.meta({ type: 'string', format: 'binary', description: 'The video file.' }),
+    mask: fileField.optional().meta({ type: 'string', format: 'binary', description: 'Optional mask video.' }),
   })
   .meta({ id: 'CreateEditForm' });
 

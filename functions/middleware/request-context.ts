@@ -13,7 +13,7 @@ export interface RequestContextOptions {
 }
 
 /**
- * Accepts a caller's `X-Request-Id` when it looks safe (so traces join up), else makes one.
+ * Accepts a caller's `X-Request-Id` when it looks safe (so traces join up), else Lambda's request id, else a new one.
  *
  * @throws Error when built without `log`.
  */
@@ -23,7 +23,9 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
   return async function requestContextMiddleware(c, next) {
     const started = nowMs();
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    // On Lambda, reuse its request id so our log lines join the platform's.
+    const lambdaRequestId = (c.env as { lambdaContext?: { awsRequestId?: string } } | undefined)?.lambdaContext?.awsRequestId;
+    const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : (lambdaRequestId ?? randomUUID());
     c.set('requestId', requestId);
     await next();
     c.header('X-Request-Id', requestId);

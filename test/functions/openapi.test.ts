@@ -89,6 +89,9 @@ describe('the OpenAPI document', () => {
     const create = doc.paths['/v1/edits'].post;
     expect(create.parameters!.map((p) => `${p.in}:${p.name}`)).toContain('header:idempotency-key');
     expect(Object.keys(create.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
+    const form = resolve(create.requestBody!.content['multipart/form-data'].schema);
+    expect(form.required).toEqual(['request', 'video']);
+    expect((form.properties as Record<string, Json>).video).toMatchObject({ type: 'string', format: 'binary' });
   });
 
   it('documents every knob of the edit request with its bounds', () => {
