@@ -9,9 +9,10 @@ import { fieldErrorsFromZod, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, ProblemError, 
 import type { Logger } from './deps.ts';
 import type { AppEnv } from './env.ts';
 
+/** Add what identifies this occurrence: the request path and id. */
 function withRequestId(c: Context<AppEnv>, body: ReturnType<typeof problem>) {
   const requestId = c.get('requestId');
-  return requestId ? { ...body, requestId } : body;
+  return { ...body, instance: c.req.path, ...(requestId ? { requestId } : {}) };
 }
 
 /** Map a framework exception (thrown by hono's validators and middleware) to one of our codes. */

@@ -73,6 +73,7 @@ export const ProblemSchema = z
     status: z.int(),
     detail: z.string().describe('What went wrong with this request, quoting the value received and how to fix it.'),
     code: z.enum(PROBLEM_CODES as [ProblemCode, ...ProblemCode[]]),
+    instance: z.string().optional().describe('The request path this problem occurred on.'),
     requestId: z.string().optional().describe('Echoes the `X-Request-Id` response header; quote it in support requests.'),
     errors: z.array(FieldErrorSchema).optional().describe('Every offending field, for validation problems.'),
   })

@@ -36,6 +36,7 @@ async function expectProblem(response: Response, status: number, code: string): 
   expect(body).toMatchObject({ status, code, type: `/problems/${code}` });
   expect(body.detail.length).toBeGreaterThan(10);
   expect(body.requestId).toBe(response.headers.get('x-request-id'));
+  expect(body.instance).toMatch(/^\//);
   return body;
 }
 
