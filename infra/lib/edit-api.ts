@@ -8,18 +8,15 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { JOBS_TABLE_SCHEMA } from './jobs-table.ts';
+import { JOBS_TABLE_INDEXES } from './jobs-table.ts';
 import { MEDIA_PREFIXES } from './media-bucket.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResources } from './nag.ts';
 
-/** The DynamoDB operations the API performs on the jobs table (create, read, list by tenant, cancel). */
-export const API_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:Query',
-  'dynamodb:ConditionCheckItem',
-] as const;
+/**
+ * The DynamoDB operations the API performs through shared/job-store.ts: create a job and reserve an idempotency key
+ * (conditional puts), read, cancel (conditional update), release a key (delete), list and count (queries on the indexes).
+ */
+export const API_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'] as const;
 
 export interface EditApiProps {
   readonly bucket: s3.IBucket;
@@ -162,7 +159,8 @@ export class EditApi extends Construct {
   private grantDataAccess(props: EditApiProps): void {
     const uploads = props.bucket.arnForObjects(`${MEDIA_PREFIXES.uploads}*`);
     const results = props.bucket.arnForObjects(`${MEDIA_PREFIXES.jobs}*`);
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PresignUploads', actions: ['s3:PutObject'], resources: [uploads] }));
+    // Presigned POSTs for browser uploads, and direct puts of small videos sent inline with a create.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteUploads', actions: ['s3:PutObject'], resources: [uploads] }));
     // jobs/: presigned GETs of outputs. uploads/: a HEAD after upload checks size and type (presigned PUTs and S3
     // emulators do not enforce POST-policy limits).
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadUploadsAndResults', actions: ['s3:GetObject'], resources: [results, uploads] }));
@@ -170,7 +168,7 @@ export class EditApi extends Construct {
       new iam.PolicyStatement({
         sid: 'JobsTable',
         actions: [...API_TABLE_ACTIONS],
-        resources: [props.table.tableArn, `${props.table.tableArn}/index/${JOBS_TABLE_SCHEMA.tenantIndexName}`],
+        resources: [props.table.tableArn, ...JOBS_TABLE_INDEXES.map((index) => `${props.table.tableArn}/index/${index}`)],
       }),
     );
     props.queue.grantSendMessages(this.role);

@@ -18,7 +18,7 @@ import { checkGpuInstanceType } from './settings.ts';
 export const MODEL_CACHE_DIR = '/var/cache/ocd-model';
 /** The uid of the runner image's non-root user; the host cache folder is handed to it. gpu-runner/Dockerfile must match. */
 export const WORKER_UID = 10001;
-/** The DynamoDB operations the runner performs on a job record (read, claim, progress, finish: all conditional updates). */
+/** The DynamoDB operations the runner performs through shared/job-store.ts (read; claim, lease, progress, finish: conditional updates). */
 export const WORKER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
 
 export interface ModelLocation {
@@ -280,7 +280,8 @@ export class GpuWorkers extends Construct {
     const model = props.model.bucket.arnForObjects(`${props.model.prefix}*`);
     const tasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` });
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadInputs', actions: ['s3:GetObject'], resources: [inputs] }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteResults', actions: ['s3:PutObject', 's3:GetObject'], resources: [results] }));
+    // DeleteObject: a job canceled while uploading has its partial outputs removed.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteResults', actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], resources: [results] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadModel', actions: ['s3:GetObject'], resources: [model] }));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -93,7 +93,6 @@ export class OcdStack extends Stack {
     this.alarms = new ServiceAlarms(this, 'Alarms', {
       queue: this.jobQueue.queue,
       deadLetterQueue: this.jobQueue.deadLetterQueue,
-      workerLogGroup: this.workers.logGroup,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.functionUrl.url, description: 'Base URL of the edit API' });

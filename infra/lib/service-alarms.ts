@@ -1,17 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-
-/** The namespace of the metrics the stack derives from the runner's logs. */
-export const WORKER_METRIC_NAMESPACE = 'OcdVideoEdit/Runner';
+import { METRICS_NAMESPACE, type JobOutcome } from '../../gpu-runner/worker/job-metrics.ts';
 
 export interface ServiceAlarmsProps {
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
-  /** The runner's log group: job outcomes are counted from its JSON lines. */
-  readonly workerLogGroup: logs.ILogGroup;
   /**
    * Alarm when the oldest waiting job is older than this. A cold start (GPU instance, image pull, model download)
    * takes about 5-10 minutes, so keep it well above that.
@@ -19,25 +14,15 @@ export interface ServiceAlarmsProps {
    */
   readonly maxJobAge?: Duration;
   /**
-   * Alarm when this fraction of the jobs finished in 15 minutes failed.
+   * Alarm when this fraction of the job runs that ended in 15 minutes ended in an error.
    * @default 0.5
    */
   readonly maxErrorRate?: number;
   /**
-   * Fewer finished jobs than this in 15 minutes never raise the error-rate alarm (one bad upload is not an outage).
+   * Fewer ended runs than this in 15 minutes never raise the error-rate alarm (one bad upload is not an outage).
    * @default 3
    */
   readonly minJobsForErrorRate?: number;
-  /**
-   * Log pattern of a job that finished as failed: the runner logs one JSON record per job with its `outcome`.
-   * @default '{ $.outcome = "failed" }'
-   */
-  readonly failedJobPattern?: string;
-  /**
-   * Log pattern of a job that finished (succeeded or failed).
-   * @default '{ ($.outcome = "succeeded") || ($.outcome = "failed") }'
-   */
-  readonly finishedJobPattern?: string;
 }
 
 /**
@@ -76,22 +61,31 @@ export class ServiceAlarms extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    const countOf = (metricName: string, pattern: string): cloudwatch.Metric =>
-      new logs.MetricFilter(this, `${metricName}Filter`, {
-        logGroup: props.workerLogGroup,
-        filterPattern: logs.FilterPattern.literal(pattern),
-        metricNamespace: WORKER_METRIC_NAMESPACE,
-        metricName,
-        metricValue: '1',
-        defaultValue: 0,
-      }).metric({ statistic: 'Sum', period: Duration.minutes(15) });
-    const failed = countOf('JobsFailed', props.failedJobPattern ?? '{ $.outcome = "failed" }');
-    const finished = countOf('JobsFinished', props.finishedJobPattern ?? '{ ($.outcome = "succeeded") || ($.outcome = "failed") }');
+    // The runner writes one Embedded Metric Format record per job run: metric `Jobs` with the dimension `Outcome`.
+    const runsEndingIn = (outcome: JobOutcome): cloudwatch.Metric =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: 'Jobs',
+        dimensionsMap: { Outcome: outcome },
+        statistic: 'Sum',
+        period: Duration.minutes(15),
+      });
+    // FILL: an outcome with no run in the period has no data point, which must count as 0.
+    const errors = new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(retrying, 0)',
+      usingMetrics: { failed: runsEndingIn('failed'), retrying: runsEndingIn('retrying') },
+      period: Duration.minutes(15),
+    });
+    const ended = new cloudwatch.MathExpression({
+      expression: 'errors + FILL(succeeded, 0)',
+      usingMetrics: { errors, succeeded: runsEndingIn('succeeded') },
+      period: Duration.minutes(15),
+    });
     this.workerErrorRate = new cloudwatch.Alarm(this, 'WorkerErrorRate', {
-      alarmDescription: `More than ${maxErrorRate * 100}% of the jobs finished in 15 minutes failed (at least ${minJobs} jobs).`,
+      alarmDescription: `More than ${maxErrorRate * 100}% of the job runs that ended in 15 minutes failed or hit a transient error (at least ${minJobs} runs).`,
       metric: new cloudwatch.MathExpression({
-        expression: `IF(finished >= ${minJobs}, failed / finished, 0)`,
-        usingMetrics: { failed, finished },
+        expression: `IF(ended >= ${minJobs}, errors / ended, 0)`,
+        usingMetrics: { errors, ended },
         period: Duration.minutes(15),
         label: 'Failed job fraction',
       }),

@@ -128,7 +128,6 @@ describe('construct validation', () => {
         new ServiceAlarms(stack, 'A', {
           queue: queue.queue,
           deadLetterQueue: queue.deadLetterQueue,
-          workerLogGroup: undefined as never,
           maxErrorRate: 5,
         }),
     ).toThrow(/maxErrorRate is 5; it is a fraction above 0 and at most 1/);

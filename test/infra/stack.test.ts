@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE } from '../../gpu-runner/worker/job-metrics.ts';
+import { MEDIA_PREFIXES } from '../../infra/lib/media-bucket.ts';
+import { jobsTableDefinition } from '../../shared/job-store.ts';
+import { jobOutputKey, uploadKey } from '../../shared/s3-keys.ts';
 import { API_ENTRY, synthOcdStack, type SynthResult } from './support/synth.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -43,6 +47,11 @@ describe('media bucket', () => {
     });
   });
 
+  it('uses the key prefixes of shared/s3-keys.ts', () => {
+    expect(uploadKey('acme', 'u1').startsWith(MEDIA_PREFIXES.uploads)).toBe(true);
+    expect(jobOutputKey('j1', 'video').startsWith(MEDIA_PREFIXES.jobs)).toBe(true);
+  });
+
   it('expires uploads after 1 day, job artifacts after the retention, and aborts incomplete multipart uploads', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
@@ -63,11 +72,21 @@ describe('media bucket', () => {
 });
 
 describe('jobs table', () => {
-  it('has the pk key, the byTenant index, TTL, recovery, encryption and deletion protection, billed on demand', () => {
+  it('is laid out exactly as shared/job-store.ts defines it (keys, both indexes, projections)', () => {
+    const definition = jobsTableDefinition('unused');
+    const [, table] = only('AWS::DynamoDB::Table');
+    const byName = <T extends { AttributeName?: string; IndexName?: string }>(items: T[] = []) =>
+      [...items].sort((a, b) => String(a.AttributeName ?? a.IndexName).localeCompare(String(b.AttributeName ?? b.IndexName)));
+    expect(table.Properties.KeySchema).toEqual(definition.KeySchema);
+    expect(byName(table.Properties.AttributeDefinitions as { AttributeName: string }[])).toEqual(byName(definition.AttributeDefinitions));
+    expect(byName(table.Properties.GlobalSecondaryIndexes as { IndexName: string }[])).toEqual(byName(definition.GlobalSecondaryIndexes));
+    expect(definition.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
+  });
+
+  it('has the byTenant index, TTL on expiresAt, recovery, encryption and deletion protection, billed on demand', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
-      GlobalSecondaryIndexes: [
+      GlobalSecondaryIndexes: Match.arrayWith([
         Match.objectLike({
           IndexName: 'byTenant',
           KeySchema: [
@@ -75,11 +94,6 @@ describe('jobs table', () => {
             { AttributeName: 'createdAt', KeyType: 'RANGE' },
           ],
         }),
-      ],
-      AttributeDefinitions: Match.arrayWith([
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'tenant', AttributeType: 'S' },
-        { AttributeName: 'createdAt', AttributeType: 'S' },
       ]),
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -335,10 +349,23 @@ describe('alarms and outputs', () => {
       Threshold: 1,
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1800 });
+    // The error rate reads the runner's Embedded Metric Format records: metric Jobs by Outcome, in its namespace.
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: Match.stringLikeRegexp('failed / finished') })]),
+      Threshold: 0.5,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(ended >= 3, errors / ended, 0)', ReturnData: true }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: METRICS_NAMESPACE, MetricName: 'Jobs', Dimensions: [{ Name: 'Outcome', Value: 'failed' }] },
+          }),
+        }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: METRICS_NAMESPACE, MetricName: 'Jobs', Dimensions: [{ Name: 'Outcome', Value: 'succeeded' }] },
+          }),
+        }),
+      ]),
     });
-    template.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '{ $.outcome = "failed" }' });
   });
 
   it('output the API URL, the bucket name and the queue URL', () => {
