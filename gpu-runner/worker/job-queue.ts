@@ -24,8 +24,8 @@ export interface JobQueue {
   /** Make the message invisible for `seconds` from now (0 = visible again at once). */
   setVisibility(message: ReceivedMessage, seconds: number): Promise<void>;
   delete(message: ReceivedMessage): Promise<void>;
-  /** The queue's redrive `maxReceiveCount`, undefined when it has no dead-letter queue. */
-  maxReceiveCount(): Promise<number | undefined>;
+  /** The queue's redrive policy, undefined when it has no dead-letter queue. */
+  redrivePolicy(): Promise<{ maxReceiveCount: number; deadLetterTargetArn: string } | undefined>;
 }
 
 /** An SQS queue as a `JobQueue`. */
@@ -62,12 +62,14 @@ export function createSqsJobQueue(sqs: SQSClient, queueUrl: string): JobQueue {
     async delete(message) {
       await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.receiptHandle }));
     },
-    async maxReceiveCount() {
+    async redrivePolicy() {
       const result = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy'] }));
       const policy = result.Attributes?.RedrivePolicy;
       if (!policy) return undefined;
-      const parsed = Number((JSON.parse(policy) as { maxReceiveCount?: unknown }).maxReceiveCount);
-      return Number.isInteger(parsed) && parsed > 0 ? parsed : undefined;
+      const parsed = JSON.parse(policy) as { maxReceiveCount?: unknown; deadLetterTargetArn?: unknown };
+      const maxReceiveCount = Number(parsed.maxReceiveCount);
+      if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || typeof parsed.deadLetterTargetArn !== 'string') return undefined;
+      return { maxReceiveCount, deadLetterTargetArn: parsed.deadLetterTargetArn };
     },
   };
 }

@@ -12,6 +12,7 @@ import type { WorkerConfig } from '../../shared/config.ts';
 import { JobStore } from '../../shared/job-store.ts';
 import { jobOutputKey } from '../../shared/s3-keys.ts';
 import { createS3ArtifactStore } from './artifact-store.ts';
+import { deadLetterQueueUrl, sweepDeadLetters } from './dead-letter-sweep.ts';
 import { createDynamoJobPort } from './dynamo-job-port.ts';
 import type { EditEngine, EditModel } from './engine-port.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
@@ -34,6 +35,7 @@ export const WORKER_FLAGS = {
   'webhook-attempts': { default: 5, help: 'tries per webhook event' },
   'webhook-initial-delay-ms': { default: 1000, help: 'wait before the second webhook try; doubles after' },
   'shutdown-webhook-drain-ms': { default: 5000, help: 'how long the exit waits for webhook deliveries' },
+  'dead-letter-sweep-seconds': { default: 300, help: 'least time between two looks through the dead-letter queue (when idle)' },
 } as const;
 export type WorkerFlagName = keyof typeof WORKER_FLAGS;
 
@@ -124,7 +126,19 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
   health?.setPhase(stopRequested ? 'draining' : 'ready');
 
   const queue = createSqsJobQueue(sqs, config.queueUrl);
-  const maxReceiveCount = (await queue.maxReceiveCount().catch(() => undefined)) ?? flags['max-receive-count'];
+  const redrive = await queue.redrivePolicy().catch((error: unknown) => {
+    logger.warn('could not read the queue redrive policy', { error: describeError(error) });
+    return undefined;
+  });
+  const maxReceiveCount = redrive?.maxReceiveCount ?? flags['max-receive-count'];
+  const store = new JobStore({ client: dynamo, table: config.table });
+  const dlqUrl = redrive ? await deadLetterQueueUrl(sqs, redrive.deadLetterTargetArn).catch(() => undefined) : undefined;
+  let lastSweepAt = -Infinity;
+  const onIdle = async () => {
+    if (!dlqUrl || Date.now() - lastSweepAt < flags['dead-letter-sweep-seconds'] * 1000) return;
+    lastSweepAt = Date.now();
+    await sweepDeadLetters({ sqs, dlqUrl, store, logger });
+  };
   const webhooks = new WebhookSender({
     secret: config.webhookSecret,
     logger,
@@ -154,7 +168,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
   const worker = new Worker(
     {
       queue,
-      jobs: createDynamoJobPort({ store: new JobStore({ client: dynamo, table: config.table }), client: dynamo, table: config.table }),
+      jobs: createDynamoJobPort({ store, client: dynamo, table: config.table }),
       artifacts: createS3ArtifactStore(s3, config.bucket),
       engine,
       model,
@@ -167,6 +181,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
         reportKey: jobOutputKey(jobId, 'report'),
       }),
       emitMetrics: (record) => process.stdout.write(JSON.stringify(record) + '\n'),
+      onIdle,
     },
     settings,
   );

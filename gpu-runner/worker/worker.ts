@@ -15,6 +15,11 @@ import type { ReceivedMessage } from './job-queue.ts';
 import { JobRun, type JobRunDeps, type JobRunSettings } from './job-run.ts';
 import { describeError } from './logger.ts';
 
+export interface WorkerDeps extends JobRunDeps {
+  /** Called after a receive that brought nothing (the worker is idle); errors are logged. */
+  onIdle?: () => Promise<void>;
+}
+
 export interface WorkerSettings extends JobRunSettings {
   /** Long-poll wait per receive (SQS maximum 20). @default 20 */
   waitSeconds: number;
@@ -30,7 +35,7 @@ export class Worker {
   private stopped: Promise<void> | undefined;
 
   constructor(
-    private readonly deps: JobRunDeps,
+    private readonly deps: WorkerDeps,
     private readonly settings: WorkerSettings,
   ) {}
 
@@ -80,7 +85,10 @@ export class Worker {
       try {
         const message = await queue.receive(this.settings.waitSeconds, this.pollAbort.signal);
         failures = 0;
-        if (!message) continue;
+        if (!message) {
+          if (!this.stopping) await this.deps.onIdle?.().catch((error: unknown) => logger.warn('idle task failed', { error: describeError(error) }));
+          continue;
+        }
         if (this.stopping) {
           // Received as the drain began: give it straight back.
           await queue.setVisibility(message, 0).catch(() => {});
