@@ -4,10 +4,10 @@
  * Finally checks that every frame the container promised actually decoded.
  */
 import { VideoInputError } from './errors.ts';
-import { geometryFilter, workingGeometry, type WorkingGeometry } from './geometry.ts';
+import { WORKING_SIZE_MULTIPLE, geometryFilter, workingGeometry, type WorkingGeometry } from './geometry.ts';
 import { probeFrameTimes, probeVideo, type Rational, type VideoProbe } from './probe.ts';
 import { selectFrames, type FrameSelectionMode } from './selection.ts';
-import { DEFAULT_TOOL_TIMEOUT_MS, lastLine, runTool, type VideoToolOptions } from './tools.ts';
+import { lastLine, processLimits, runTool, type VideoToolOptions } from './tools.ts';
 
 /** Input limits; each field documents its default. */
 export interface VideoLimits {
@@ -74,6 +74,7 @@ export interface DecodedVideo {
  */
 export async function decodeVideo(path: string, options: DecodeVideoOptions): Promise<DecodedVideo> {
   const limits = { ...DEFAULT_VIDEO_LIMITS, ...definedLimits(options) };
+  checkDecodeOptions(options, limits);
 
   // 1. Probe and check what can be checked without decoding.
   const probe = await probeVideo(path, options);
@@ -154,7 +155,7 @@ export async function decodeSelectedFrames(
     ['-nostdin', '-hide_banner', '-v', 'error', '-i', path, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filter,
       '-fps_mode', 'passthrough', '-frames:v', String(wanted), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
     {
-      timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+      ...processLimits(options),
       onStdout: (chunk) => {
         // -frames:v bounds the output; anything past it is dropped rather than overflowing the buffer.
         const room = buffer.length - received;
@@ -187,6 +188,20 @@ export function selectExpression(indices: readonly number[]): string {
     runStart = i;
   }
   return terms.join('+');
+}
+
+/** Caller mistakes fail before any process starts. */
+function checkDecodeOptions(options: DecodeVideoOptions, limits: Required<VideoLimits>): void {
+  const { maxFrames, size } = options;
+  if (!Number.isInteger(maxFrames) || maxFrames < 1) throw new RangeError(`maxFrames must be a whole number >= 1, got ${maxFrames}.`);
+  if (!Number.isInteger(limits.minFrames) || limits.minFrames < 1 || limits.minFrames > maxFrames) {
+    throw new RangeError(`minFrames must be a whole number in 1..maxFrames (${maxFrames}), got ${limits.minFrames}.`);
+  }
+  if (!Number.isInteger(size) || size <= 0 || size % WORKING_SIZE_MULTIPLE !== 0) {
+    throw new RangeError(`size must be a positive multiple of ${WORKING_SIZE_MULTIPLE}, got ${size}.`);
+  }
+  const selection = options.selection ?? 'spread';
+  if (selection !== 'first' && selection !== 'spread') throw new RangeError(`selection must be 'first' or 'spread', got '${String(selection)}'.`);
 }
 
 function checkLimits(probe: VideoProbe, limits: Required<VideoLimits>): void {

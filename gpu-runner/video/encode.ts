@@ -5,7 +5,7 @@
 import { checkFrameLength } from './frames.ts';
 import type { Rational } from './probe.ts';
 import { VideoToolError } from './errors.ts';
-import { DEFAULT_TOOL_TIMEOUT_MS, lastLine, runTool, type VideoToolOptions } from './tools.ts';
+import { lastLine, processLimits, runTool, type VideoToolOptions } from './tools.ts';
 
 /** Where the output's audio comes from: a span of another file (normally the input clip). */
 export interface AudioSource {
@@ -73,7 +73,7 @@ export async function encodeVideo(frames: readonly Uint8Array[], options: Encode
     '-movflags', '+faststart', '-t', seconds(durationSeconds), '-f', 'mp4', outPath);
 
   const run = await runTool(options.ffmpegPath ?? 'ffmpeg', args, {
-    timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+    ...processLimits(options),
     stdin: frames,
   });
   if (run.exitCode !== 0) {

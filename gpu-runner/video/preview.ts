@@ -98,6 +98,7 @@ export async function writePreview(options: PreviewOptions): Promise<EncodedVide
   return encodeVideo(wide, {
     ffmpegPath: options.ffmpegPath,
     timeoutMs: options.timeoutMs,
+    signal: options.signal,
     fps: options.fps,
     outPath: options.outPath,
     audioFrom: options.audioFrom,

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 
 import { VideoInputError } from './errors.ts';
-import { DEFAULT_TOOL_TIMEOUT_MS, lastLine, runTool, type VideoToolOptions } from './tools.ts';
+import { lastLine, processLimits, runTool, type VideoToolOptions } from './tools.ts';
 
 /** A frame rate or aspect ratio as ffprobe writes it ("30000/1001"). */
 export interface Rational {
@@ -95,7 +95,7 @@ export async function probeVideo(path: string, options: VideoToolOptions & { rol
   const run = await runTool(
     options.ffprobePath ?? 'ffprobe',
     ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', path],
-    { timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS },
+    processLimits(options),
   );
   if (run.exitCode !== 0) {
     throw unreadable(`The ${role} file is not a readable video (${lastLine(run.stderrTail)}). Supported: MP4/MOV (H.264, H.265, ProRes), WebM (VP9).`);
@@ -158,7 +158,7 @@ export async function probeFrameTimes(path: string, options: VideoToolOptions & 
   const run = await runTool(
     options.ffprobePath ?? 'ffprobe',
     ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,flags', '-of', 'json', path],
-    { timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS },
+    processLimits(options),
   );
   const code = options.role === 'mask' ? 'mask_unreadable' : 'input_unreadable';
   if (run.exitCode !== 0) throw new VideoInputError(code, `Cannot list the video frames (${lastLine(run.stderrTail)}).`);
@@ -184,7 +184,7 @@ async function countVideoPackets(path: string, options: VideoToolOptions, unread
   const run = await runTool(
     options.ffprobePath ?? 'ffprobe',
     ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path],
-    { timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS },
+    processLimits(options),
   );
   const count = Number.parseInt(run.stdout.toString('utf8').trim(), 10);
   if (run.exitCode !== 0 || !Number.isInteger(count)) throw unreadable(`Cannot count the video frames (${lastLine(run.stderrTail)}).`);

@@ -9,6 +9,8 @@ import type { Writable } from 'node:stream';
 
 import { VideoToolError } from './errors.ts';
 
+export const DEFAULT_TOOL_TIMEOUT_MS = 120_000;
+
 /** Where the binaries are and how long one call may take. Callers fill this from config (`OCD_FFMPEG`, ...). */
 export interface VideoToolOptions {
   /** @default 'ffmpeg' (looked up on PATH) */
@@ -17,15 +19,22 @@ export interface VideoToolOptions {
   readonly ffprobePath?: string;
   /** Wall-clock limit of each ffmpeg/ffprobe process, in milliseconds. @default 120000 */
   readonly timeoutMs?: number;
+  /** Aborting kills the running process; the call then rejects with `signal.reason`. @default - not abortable */
+  readonly signal?: AbortSignal;
 }
 
-export const DEFAULT_TOOL_TIMEOUT_MS = 120_000;
+/** The per-process limits of `options` with defaults filled in, for `runTool`. */
+export function processLimits(options: VideoToolOptions): { timeoutMs: number; signal?: AbortSignal } {
+  return { timeoutMs: options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS, signal: options.signal };
+}
 
 /** Only the end of stderr is kept: ffmpeg's last lines name the failure, and a corrupt file can print megabytes. */
 const STDERR_TAIL_CHARS = 4000;
 
 export interface ToolRunOptions {
   readonly timeoutMs: number;
+  /** Aborting kills the process and rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
   /** Chunks written to stdin in order (with backpressure); stdin is closed after the last one. */
   readonly stdin?: Iterable<Uint8Array>;
   /** Receives each stdout chunk. Without it, stdout is collected into `ToolRunResult.stdout`. May throw to abort. */
@@ -47,6 +56,7 @@ export interface ToolRunResult {
  * the input); a missing binary, a timeout or an `onStdout` exception rejects.
  * @throws VideoToolError `tool_missing` when the binary cannot be started, `tool_timeout` when it ran past
  *   `timeoutMs` (it is killed with SIGKILL first), `tool_failed` for other spawn errors.
+ * @throws `signal.reason` when `signal` aborts (the process is killed first).
  * @example const { stdout } = await runTool('ffprobe', ['-version'], { timeoutMs: 5000 });
  */
 export function runTool(command: string, args: readonly string[], options: ToolRunOptions): Promise<ToolRunResult> {
@@ -54,6 +64,7 @@ export function runTool(command: string, args: readonly string[], options: ToolR
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
     throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${timeoutMs}.`);
   }
+  if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
   return new Promise<ToolRunResult>((resolve, reject) => {
     const child = spawn(command, args, { stdio: 'pipe', shell: false });
     const stdoutChunks: Buffer[] = [];
@@ -74,6 +85,9 @@ export function runTool(command: string, args: readonly string[], options: ToolR
         ),
       );
     }, timeoutMs);
+    const abortSignal = options.signal;
+    const onAbort = (): void => fail(abortReason(abortSignal as AbortSignal));
+    abortSignal?.addEventListener('abort', onAbort, { once: true });
 
     child.stdout.on('data', (chunk: Buffer) => {
       if (failure) return;
@@ -107,6 +121,7 @@ export function runTool(command: string, args: readonly string[], options: ToolR
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      abortSignal?.removeEventListener('abort', onAbort);
       if (failure) reject(failure);
       else resolve({ exitCode, signal, stdout: Buffer.concat(stdoutChunks), stderrTail });
     }
@@ -136,6 +151,10 @@ async function feedStdin(stdin: Writable, chunks: Iterable<Uint8Array>): Promise
     }
   }
   if (!broken && !stdin.destroyed) stdin.end();
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('The operation was aborted.'), { name: 'AbortError', cause: signal.reason });
 }
 
 /** Short form of an argument list for error messages (paths and filters can be long). */

@@ -239,7 +239,13 @@ describe('decodeVideo rejects bad input with a stable code', () => {
     await expectInputError(decodeVideo(file('index20.mp4'), { maxFrames: 8, size: 64, maxInputBytes: 100 }), 'input_too_large');
   });
 
-  it('fails on a working size that is not a multiple of 64', async () => {
-    await expect(decodeVideo(file('index20.mp4'), { maxFrames: 8, size: 100 })).rejects.toThrow(RangeError);
+  it.each([
+    [{ maxFrames: 8, size: 100 }, /size must be a positive multiple of 64, got 100/],
+    [{ maxFrames: 0, size: 64 }, /maxFrames must be a whole number >= 1, got 0/],
+    [{ maxFrames: 4, minFrames: 5, size: 64 }, /minFrames must be a whole number in 1..maxFrames \(4\), got 5/],
+    [{ maxFrames: 4, size: 64, selection: 'middle' }, /selection must be 'first' or 'spread'/],
+  ])('fails on invalid options %j before starting ffmpeg', async (options, message) => {
+    // A path that does not exist: the options check must come first.
+    await expect(decodeVideo(file('never-read.mp4'), options as never)).rejects.toThrow(message);
   });
 });

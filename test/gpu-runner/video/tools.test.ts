@@ -43,6 +43,23 @@ describe('runTool', () => {
     expect(Array.from(result.stdout)).toEqual([1, 2, 3, 4]);
   });
 
+  it('kills the process when the signal aborts and rejects with its reason', async () => {
+    const controller = new AbortController();
+    const reason = new Error('job canceled');
+    setTimeout(() => controller.abort(reason), 200);
+    const started = Date.now();
+    await expect(runTool('ffmpeg', ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=s=30x22', '-f', 'null', '-'], { timeoutMs: 30_000, signal: controller.signal })).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const { stdout } = await execFileAsync('ps', ['-eo', 'args']);
+    expect(stdout).not.toContain('testsrc2=s=30x22');
+  });
+
+  it('does not start a process for an already aborted signal', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('too late'));
+    await expect(runTool('ocd-no-such-ffmpeg', [], { timeoutMs: 1000, signal: controller.signal })).rejects.toThrow('too late');
+  });
+
   it('fails fast on a non-positive time limit', () => {
     expect(() => runTool('ffmpeg', [], { timeoutMs: 0 })).toThrow(/positive number of milliseconds/);
   });
