@@ -32,6 +32,12 @@ export interface GpuWorkersProps {
   readonly bucket: s3.IBucket;
   readonly table: dynamodb.ITable;
   readonly queue: sqs.IQueue;
+  /**
+   * The job queue's dead-letter queue: an idle runner reads it (never deletes from it) to fail jobs whose message
+   * died there, so no job stays `queued` or `running` forever.
+   * @default - no access; such jobs stay as they are until their TTL
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
   readonly model: ModelLocation;
   /** The folder sent to `docker build` (the repository root: the runner imports shared/). */
   readonly imageDirectory: string;
@@ -297,6 +303,15 @@ export class GpuWorkers extends Construct {
       new iam.PolicyStatement({ sid: 'TaskScaleInProtection', actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'], resources: [tasks] }),
     );
     props.queue.grantConsumeMessages(role);
+    if (props.deadLetterQueue) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'SweepDeadLetters',
+          actions: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+          resources: [props.deadLetterQueue.queueArn],
+        }),
+      );
+    }
     acknowledgeWildcardResources(
       role,
       [inputs, results, model],

@@ -79,6 +79,7 @@ export class OcdStack extends Stack {
       bucket: this.media.bucket,
       table: this.jobs.table,
       queue: this.jobQueue.queue,
+      deadLetterQueue: this.jobQueue.deadLetterQueue,
       model: this.modelLocation(props.modelUri),
       imageDirectory: props.repoRoot,
       instanceType: props.instanceType,

@@ -44,7 +44,16 @@ export class ServiceAlarms extends Construct {
 
     this.deadLetterQueueNotEmpty = new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
       alarmDescription: 'A job message failed every delivery and sits in the dead-letter queue. Inspect it; its job is marked failed.',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      // Visible plus in flight: the runners' dead-letter sweep hides messages it has looked at, and they still count.
+      metric: new cloudwatch.MathExpression({
+        expression: 'FILL(visible, 0) + FILL(hidden, 0)',
+        usingMetrics: {
+          visible: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+          hidden: props.deadLetterQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        },
+        period: Duration.minutes(5),
+        label: 'Messages in the dead-letter queue',
+      }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

@@ -330,7 +330,15 @@ describe('IAM', () => {
     }
   });
 
-  it('scopes table actions to the jobs table and its index, and queue actions to the job queue', () => {
+  it('lets the runner read the dead-letter queue but never delete from it', () => {
+    const queues = resourcesOf('AWS::SQS::Queue');
+    const [dlqId] = Object.entries(queues).find(([, q]) => q.Properties.RedrivePolicy === undefined)!;
+    const onDlq = allStatements().filter((s) => JSON.stringify(s.Resource).includes(`"${dlqId}"`));
+    expect(onDlq.map((s) => s.Sid)).toEqual(['SweepDeadLetters']);
+    expect(actionsOf(onDlq[0]).sort()).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
+  });
+
+  it('scopes table actions to the jobs table and its indexes, and queue actions to the job queues', () => {
     const [tableId] = only('AWS::DynamoDB::Table');
     for (const statement of allStatements()) {
       if (actionsOf(statement).some((a) => a.startsWith('dynamodb:'))) expect(JSON.stringify(statement.Resource)).toContain(tableId);
@@ -343,10 +351,12 @@ describe('alarms and outputs', () => {
   it('alarm on a non-empty dead-letter queue, the age of the oldest job and the worker error rate', () => {
     const queues = resourcesOf('AWS::SQS::Queue');
     const [dlqId] = Object.entries(queues).find(([, q]) => q.Properties.RedrivePolicy === undefined)!;
+    const dlqMetric = (name: string) =>
+      Match.objectLike({ MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/SQS', MetricName: name, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }] } }) });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
       Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Metrics: Match.arrayWith([dlqMetric('ApproximateNumberOfMessagesVisible'), dlqMetric('ApproximateNumberOfMessagesNotVisible')]),
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1800 });
     // The error rate reads the runner's Embedded Metric Format records: metric Jobs by Outcome, in its namespace.
