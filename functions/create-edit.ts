@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
 import { CreateEditBodySchema, InlineEditRequestSchema, inlineEditIssues, UPLOAD_CONTENT_TYPES, type UploadContentType } from '../shared/api.ts';
 import { resolveEditOptions, type EditRequest } from '../shared/edit-request.ts';
-import { fieldErrorsFromZod, ProblemError, type FieldError } from '../shared/errors.ts';
+import { fieldErrorsFromZod, type FieldError } from '../shared/errors.ts';
 import type { JobInput, JobRecord } from '../shared/job.ts';
 import { encodeQueueMessage } from '../shared/queue-message.ts';
 import { uploadKey } from '../shared/s3-keys.ts';
 import { checkWebhookUrl } from '../shared/webhook-url.ts';
 import type { ResolvedDeps } from './app.ts';
 import type { AppEnv } from './env.ts';
+import { ProblemError } from './problems.ts';
 
 /** Seconds a caller should wait before retrying when at the active-job cap. */
 export const ACTIVE_CAP_RETRY_SECONDS = 30;

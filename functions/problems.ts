@@ -4,10 +4,44 @@
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { fieldErrorsFromZod, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, ProblemError, ProblemSchema, problem, problemResponse, type ProblemCode } from '../shared/errors.ts';
+import {
+  fieldErrorsFromZod,
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPES,
+  ProblemSchema,
+  problem,
+  problemResponse,
+  type FieldError,
+  type Problem,
+  type ProblemCode,
+} from '../shared/errors.ts';
 import type { Logger } from './deps.ts';
 import type { AppEnv } from './env.ts';
+
+/**
+ * An HTTP failure whose response is the problem+json body with our stable code. Throw it anywhere in a
+ * handler or middleware; the app's error handler adds the request id and path.
+ *
+ * @example throw new ProblemError('not_found', `No edit job "${id}" exists for this API key.`);
+ */
+export class ProblemError extends HTTPException {
+  readonly problem: Problem;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    const body = problem(code, detail, options.errors ? { errors: options.errors } : {});
+    super(body.status as ContentfulStatusCode, { message: detail });
+    this.name = 'ProblemError';
+    this.problem = body;
+    this.headers = options.headers ?? {};
+  }
+
+  override getResponse(): Response {
+    return problemResponse(this.problem, this.headers);
+  }
+}
 
 /** Add what identifies this occurrence: the request path and id. */
 function withRequestId(c: Context<AppEnv>, body: ReturnType<typeof problem>) {

@@ -90,19 +90,6 @@ export function problem(code: ProblemCode, detail: string, extra: { requestId?: 
   return { type: problemTypeUri(code), title: type.title, status: type.status, detail, code, ...extra };
 }
 
-/** A thrown API failure carrying its problem body; the app's error handler turns it into a response. */
-export class ProblemError extends Error {
-  readonly problem: Problem;
-  readonly headers: Record<string, string>;
-
-  constructor(code: ProblemCode, detail: string, options: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
-    super(detail);
-    this.name = 'ProblemError';
-    this.problem = problem(code, detail, options.errors ? { errors: options.errors } : {});
-    this.headers = options.headers ?? {};
-  }
-}
-
 /** A problem+json `Response` (framework-free: works in any fetch-style handler). */
 export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {

@@ -1,8 +1,8 @@
 /** `Authorization: Bearer <key>` → the key's tenant, or a 401 problem. */
 import type { MiddlewareHandler } from 'hono';
-import { ProblemError } from '../../shared/errors.ts';
 import type { ApiKeyResolver } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
+import { ProblemError } from '../problems.ts';
 
 const CHALLENGE = 'Bearer realm="ocd"';
 

@@ -1,8 +1,8 @@
 /** Body size limits: small for JSON, larger for a multipart create carrying the video itself. */
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { ProblemError } from '../../shared/errors.ts';
 import type { AppEnv } from '../env.ts';
+import { ProblemError } from '../problems.ts';
 
 export interface BodyLimitsOptions {
   maxJsonBytes: number;

@@ -1,12 +1,11 @@
 /** /v1/edits: create, read, list and cancel edit jobs. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { CreateEditBodySchema, CreateEditFormSchema, EditJobSchema, EditListSchema } from '../../shared/api.ts';
-import { ProblemError } from '../../shared/errors.ts';
 import { InvalidCursorError } from '../../shared/job-store.ts';
 import type { ResolvedDeps } from '../app.ts';
 import { createEdit } from '../create-edit.ts';
 import type { AppEnv } from '../env.ts';
-import { problemResponses, validationHook } from '../problems.ts';
+import { ProblemError, problemResponses, validationHook } from '../problems.ts';
 import { toEditJob } from '../views.ts';
 
 const JobIdParams = z.object({ id: z.string().min(1).max(128).describe('Job id from POST /v1/edits.') });

@@ -1,11 +1,10 @@
 /** POST /v1/uploads: a presigned POST the caller sends the video to, straight to S3. */
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { CreateUploadBodySchema, UploadTicketSchema } from '../../shared/api.ts';
-import { ProblemError } from '../../shared/errors.ts';
 import { uploadKey } from '../../shared/s3-keys.ts';
 import type { ResolvedDeps } from '../app.ts';
 import type { AppEnv } from '../env.ts';
-import { problemResponses, validationHook } from '../problems.ts';
+import { ProblemError, problemResponses, validationHook } from '../problems.ts';
 
 const createUpload = createRoute({
   method: 'post',

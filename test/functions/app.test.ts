@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { HTTPException } from 'hono/http-exception';
 import { createApp } from '../../functions/app.ts';
+import { ProblemError } from '../../functions/problems.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/errors.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
 import { uploadKey } from '../../shared/s3-keys.ts';
@@ -451,6 +453,18 @@ describe('CORS', () => {
   it('gives other origins no CORS headers', async () => {
     const response = await app.request('/healthz', { headers: { Origin: 'https://evil.example' } });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('ProblemError', () => {
+  it('is an HTTPException whose own response is the problem+json body', async () => {
+    const error = new ProblemError('too_many_active_jobs', 'Too many.', { headers: { 'Retry-After': '30' } });
+    expect(error).toBeInstanceOf(HTTPException);
+    const response = error.getResponse();
+    expect(response.status).toBe(429);
+    expect(response.headers.get('content-type')).toBe(PROBLEM_CONTENT_TYPE);
+    expect(response.headers.get('retry-after')).toBe('30');
+    expect(await response.json()).toMatchObject({ code: 'too_many_active_jobs', status: 429, detail: 'Too many.' });
   });
 });
 
