@@ -1,7 +1,11 @@
 import type { GraphBuilder, ValueRef } from '../../graph/builder.ts';
 
-/** Exact GELU, x·½(1 + erf(x/√2)) (torch's default, not the tanh approximation). */
+/**
+ * Exact GELU, x·½(1 + erf(x/√2)) (torch's default, not the tanh approximation). Opset >= 20 has it as one
+ * op (`Gelu`, approximate 'none'), which ORT runs as a single kernel; older opsets get the erf formula.
+ */
 export function gelu(g: GraphBuilder, x: ValueRef): ValueRef {
+  if (g.opset >= 20) return g.op1('Gelu', [x]);
   const inner = g.erf(g.mul(x, g.scalar(Math.SQRT1_2)));
   return g.mul(g.mul(x, g.add(inner, g.scalar(1))), g.scalar(0.5));
 }

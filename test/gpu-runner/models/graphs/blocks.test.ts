@@ -83,6 +83,15 @@ describe('layers vs plain TypeScript references', () => {
     expect(maxAbsDiff(y, ref.map(x, fn))).toBeLessThanOrEqual(TOL);
   });
 
+  it('gelu before opset 20 (erf formula) equals the Gelu op', async () => {
+    const x = ref.randomValues(64, 18, 4);
+    const g = new GraphBuilder({ name: 'gelu17', opset: 17 });
+    g.output(activation(g, 'gelu', g.input('x', 'float32', [64])), 'y', 'float32');
+    expect(g.build().nodes.some((n) => n.opType === 'Erf')).toBe(true);
+    const out = await runModel(g.build(), { x: f32(x, [64]) });
+    expect(maxAbsDiff(out.y.data as Float32Array, ref.map(x, ref.gelu))).toBeLessThanOrEqual(TOL);
+  });
+
   it('fails on an unknown activation, listing the allowed ones', () => {
     const g = new GraphBuilder({ name: 'x' });
     expect(() => activation(g, 'mish', g.input('x', 'float32', [1]))).toThrow(/"mish".*silu, swish, gelu, quick_gelu/);
