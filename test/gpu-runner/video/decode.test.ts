@@ -223,6 +223,28 @@ describe('decodeVideo rejects bad input with a stable code', () => {
     await expectInputError(decodeVideo(cut, { maxFrames: 20, selection: 'first', size: 64 }), ...codes);
   });
 
+  it.each(['noise.mp4', 'noise.webm', 'noise.mov'])('random bytes named %s -> input_unreadable', async (name) => {
+    let seed = 12345;
+    const bytes = Uint8Array.from({ length: 20_000 }, () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 23);
+    await writeFile(file(name), bytes);
+    await expectInputError(decodeVideo(file(name), { maxFrames: 8, size: 64 }), 'input_unreadable');
+  });
+
+  it('an MP4 with its frame data overwritten still ends in frames or an input error, never a crash or hang', async () => {
+    const bytes = Buffer.from(await readFile(file('index20.mp4')));
+    const mdat = bytes.indexOf('mdat');
+    expect(mdat).toBeGreaterThan(0);
+    let seed = 99;
+    for (let i = mdat + 200; i < bytes.length - 200; i += 7) bytes[i] = (seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 23;
+    await writeFile(file('scrambled.mp4'), bytes);
+    const outcome = await decodeVideo(file('scrambled.mp4'), { maxFrames: 20, selection: 'first', size: 64, timeoutMs: 20_000 }).then(
+      (video) => video.frames.length,
+      (error: unknown) => error,
+    );
+    if (typeof outcome === 'number') expect(outcome).toBe(20);
+    else expect(outcome).toMatchObject({ name: 'VideoInputError', code: expect.stringMatching(/^input_(unreadable|truncated)$/) });
+  });
+
   it('a 1-frame video when at least 2 are needed -> input_too_short', async () => {
     await expectInputError(decodeVideo(file('one.mp4'), { maxFrames: 8, minFrames: 2, size: 64 }), 'input_too_short');
     // The same file is fine when one frame is enough.
