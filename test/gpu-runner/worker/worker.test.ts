@@ -48,9 +48,32 @@ describe('a queued job', () => {
   it('runs to succeeded with its three outputs, progress, timings and one metrics record', async () => {
     const h = env.current;
     const { queueUrl } = await createTestQueue(h);
-    const running = await startInProcessWorker(h, { queueUrl, engine: createFakeEngine({ stepMs: 50 }) });
+    const agentCalls: unknown[] = [];
+    const agent = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        agentCalls.push(JSON.parse(body));
+        response.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
+    const running = await startInProcessWorker(h, {
+      queueUrl,
+      engine: createFakeEngine({ stepMs: 100, steps: 12 }),
+      ecsAgentUri: `http://127.0.0.1:${(agent.address() as AddressInfo).port}`,
+    });
     try {
       const id = await seedJob(h, { queueUrl, input: inputs.good });
+      // Progress shows up in the record while the job runs.
+      const midRun = await waitFor('progress in the edit stage', async () => {
+        const current = await getJob(h, id);
+        return current.state === 'running' && current.progress?.stage === 'edit' && current.progress.step > 0 ? current : undefined;
+      }, 20_000, 30);
+      expect(midRun.progress!.fraction).toBeGreaterThan(0.5);
+      expect(midRun.progress!.fraction).toBeLessThan(1);
+      expect(midRun.progress!.steps).toBe(12);
+      expect(agentCalls).toEqual([{ ProtectionEnabled: true, ExpiresInMinutes: 120 }]);
       const job = await waitForState(h, id, ['succeeded', 'failed', 'canceled']);
       expect(job.state).toBe('succeeded');
       expect(job.attempt).toBe(1);
@@ -73,8 +96,12 @@ describe('a queued job', () => {
       expect(emf.Namespace).toBe('OCD/Worker');
       expect(emf.Metrics.map((m) => m.Name)).toEqual(expect.arrayContaining(['RunTime', 'QueueWait', 'Frames', 'Stage_edit']));
       expect(running.logs.some((line) => line.jobId === id && line.msg === 'job ended')).toBe(true);
+      // Protection off again once the job is done.
+      await waitFor('protection off', async () => agentCalls.length === 2);
+      expect(agentCalls[1]).toEqual({ ProtectionEnabled: false });
     } finally {
       await running.stop();
+      await new Promise<void>((resolve) => agent.close(() => resolve()));
     }
   });
 });
@@ -92,9 +119,10 @@ describe('poison and bad inputs', () => {
         { name: 'a zero-byte file', input: inputs.zeroBytes, code: 'input_empty' },
         { name: 'a text file named .mp4', input: inputs.textAsMp4, code: 'input_unreadable' },
         { name: 'a one-frame video', input: inputs.oneFrame, code: 'input_too_short' },
+        { name: 'a missing mask upload', input: inputs.good, mask: 'missing' as const, code: 'mask_unreadable' },
       ];
       const ids = [];
-      for (const c of cases) ids.push(await seedJob(h, { queueUrl, input: c.input }));
+      for (const c of cases) ids.push(await seedJob(h, { queueUrl, input: c.input, ...('mask' in c ? { mask: c.mask } : {}) }));
       const goodId = await seedJob(h, { queueUrl, input: inputs.good });
 
       for (const [i, c] of cases.entries()) {
@@ -270,6 +298,32 @@ describe('webhooks', () => {
       expect(events[1].data.state).toBe('succeeded');
       // A tampered body fails verification.
       expect(() => verifier.verify(received[1].body.replace('succeeded', 'failed'), received[1].headers as Record<string, string>)).toThrow();
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('sends edit.failed with the error, and edit.canceled', async () => {
+    const h = env.current;
+    const { queueUrl } = await createTestQueue(h);
+    const running = await startInProcessWorker(h, { queueUrl, engine: createFakeEngine({ stepMs: 300, steps: 30 }), webhookSecret: secret });
+    const hooksFor = (id: string) =>
+      received
+        .map((r) => new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as { type: string; data: { id: string; error?: { code: string } } })
+        .filter((e) => e.data.id === id);
+    try {
+      const bad = await seedJob(h, { queueUrl, input: inputs.zeroBytes, webhookUrl: url });
+      await waitForState(h, bad, ['failed']);
+      await waitFor('edit.failed', async () => hooksFor(bad).length === 2);
+      expect(hooksFor(bad).map((e) => e.type)).toEqual(['edit.started', 'edit.failed']);
+      expect(hooksFor(bad)[1].data.error?.code).toBe('input_empty');
+
+      const canceled = await seedJob(h, { queueUrl, input: inputs.good, webhookUrl: url });
+      await waitForState(h, canceled, ['running']);
+      await jobStore(h).requestCancel(canceled, 'tenant_a');
+      await waitForState(h, canceled, ['canceled'], 15_000);
+      await waitFor('edit.canceled', async () => hooksFor(canceled).length === 2);
+      expect(hooksFor(canceled).map((e) => e.type)).toEqual(['edit.started', 'edit.canceled']);
     } finally {
       await running.stop();
     }

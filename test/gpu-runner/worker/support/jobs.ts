@@ -52,6 +52,8 @@ export interface SeedJobOptions {
   input: Buffer | undefined;
   request?: Partial<EditRequest>;
   webhookUrl?: string;
+  /** A mask upload: its bytes, or 'missing' for a record that names an upload that is not there. */
+  mask?: Buffer | 'missing';
   /** Skip the queue message (the test sends its own). */
   noMessage?: boolean;
 }
@@ -63,6 +65,15 @@ export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Prom
   const key = uploadKey(TENANT, uploadId);
   if (options.input) {
     await h.s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: key, Body: options.input, ContentType: 'video/mp4' }));
+  }
+  let mask: JobRecord['mask'] = null;
+  if (options.mask) {
+    const maskUploadId = `up_${randomBytes(8).toString('hex')}`;
+    const maskKey = uploadKey(TENANT, maskUploadId);
+    if (options.mask !== 'missing') {
+      await h.s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: maskKey, Body: options.mask, ContentType: 'video/mp4' }));
+    }
+    mask = { uploadId: maskUploadId, key: maskKey, bytes: options.mask === 'missing' ? 0 : options.mask.length, contentType: 'video/mp4' };
   }
   const request: EditRequest = {
     sourcePrompt: 'a brown bear walking',
@@ -78,9 +89,9 @@ export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Prom
     tenant: TENANT,
     state: 'queued',
     request,
-    options: resolveEditOptions(request),
+    options: resolveEditOptions(request, { hasMaskVideo: mask !== null }),
     input: { uploadId, key, bytes: options.input?.length ?? 0, contentType: 'video/mp4' },
-    mask: null,
+    mask,
     webhookUrl: options.webhookUrl ?? null,
     progress: null,
     timings: {},
@@ -162,7 +173,16 @@ export interface InProcessWorker {
 /** A worker in this process, built from the same parts as `worker-process.ts`. */
 export async function startInProcessWorker(
   h: EmulatorHarness,
-  options: { queueUrl: string; engine: EditEngine; settings?: Partial<WorkerSettings>; webhookSecret?: string; webhookInitialDelayMs?: number; logger?: Logger },
+  options: {
+    queueUrl: string;
+    engine: EditEngine;
+    settings?: Partial<WorkerSettings>;
+    webhookSecret?: string;
+    webhookInitialDelayMs?: number;
+    logger?: Logger;
+    /** The ECS agent endpoint for scale-in protection. @default - none (protection off) */
+    ecsAgentUri?: string;
+  },
 ): Promise<InProcessWorker> {
   const logs: Record<string, unknown>[] = [];
   const metrics: Record<string, unknown>[] = [];
@@ -177,7 +197,7 @@ export async function startInProcessWorker(
       engine: options.engine,
       model: await options.engine.loadEditModel('unused', { provider: 'cpu', cacheDir: workRoot }),
       webhooks: new WebhookSender({ secret: options.webhookSecret, logger, initialDelayMs: options.webhookInitialDelayMs ?? 100 }),
-      protection: createScaleInProtection({ agentUri: undefined, logger }),
+      protection: createScaleInProtection({ agentUri: options.ecsAgentUri, logger }),
       logger,
       outputKeys: (jobId) => ({
         outputKey: jobOutputKey(jobId, 'video'),
