@@ -14,7 +14,7 @@ export { WORKING_SIZE_MULTIPLE, workingGeometry } from './geometry.ts';
 export type { CropBox, WorkingGeometry } from './geometry.ts';
 export { DEFAULT_VIDEO_LIMITS, decodeVideo, outputSpan } from './decode.ts';
 export type { DecodeVideoOptions, DecodedVideo, VideoLimits } from './decode.ts';
-export { alignMaskFrames, decodeMask, maskToGrid } from './mask.ts';
+export { alignMaskFrames, decodeMask, gridToMask, maskToGrid } from './mask.ts';
 export type { DecodedMask, MaskTarget } from './mask.ts';
 export { framesToTensor, tensorToFrames } from './frames.ts';
 export { encodeVideo } from './encode.ts';

@@ -145,3 +145,26 @@ function overlapWeights(length: number, cells: number): [number, number][][] {
     return weights;
   });
 }
+
+/**
+ * Enlarges a [gridHeight, gridWidth] map (for example an attention-derived mask on the latent grid) to
+ * [height, width] by nearest neighbour, for the preview's mask panel.
+ * @throws RangeError when the grid length does not match or a size is not positive.
+ * @example gridToMask(grid, 64, 64, 512, 512) // each grid value covers an 8x8 block
+ */
+export function gridToMask(grid: Float32Array, gridWidth: number, gridHeight: number, width: number, height: number): Float32Array {
+  if (grid.length !== gridWidth * gridHeight) throw new RangeError(`The grid has ${grid.length} values; ${gridWidth}x${gridHeight} needs ${gridWidth * gridHeight}.`);
+  if (!(width >= 1 && height >= 1) || !Number.isInteger(width) || !Number.isInteger(height)) {
+    throw new RangeError(`The mask size must be positive whole numbers, got ${width}x${height}.`);
+  }
+  const mask = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    // Pixel centres map to the cell that contains them.
+    const gy = Math.min(gridHeight - 1, Math.floor(((y + 0.5) * gridHeight) / height));
+    for (let x = 0; x < width; x++) {
+      const gx = Math.min(gridWidth - 1, Math.floor(((x + 0.5) * gridWidth) / width));
+      mask[y * width + x] = grid[gy * gridWidth + gx];
+    }
+  }
+  return mask;
+}

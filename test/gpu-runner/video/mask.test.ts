@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { decodeVideo, type DecodedVideo } from '../../../gpu-runner/video/decode.ts';
-import { alignMaskFrames, decodeMask, maskToGrid } from '../../../gpu-runner/video/mask.ts';
+import { alignMaskFrames, decodeMask, gridToMask, maskToGrid } from '../../../gpu-runner/video/mask.ts';
 import { makeTempDir, makeTestVideo, removeTempDir } from '../../support/media.ts';
 import { expectInputError } from './support.ts';
 
@@ -56,6 +56,27 @@ describe('maskToGrid', () => {
     [new Float32Array(16), 4, 4, 8, 2, /grid must be/],
   ])('fails on bad shapes (%#)', (mask, w, h, gw, gh, message) => {
     expect(() => maskToGrid(mask, w, h, gw, gh)).toThrow(message);
+  });
+});
+
+describe('gridToMask', () => {
+  it('repeats each grid value over its block (2x2 -> 4x4)', () => {
+    // prettier-ignore
+    expect(Array.from(gridToMask(Float32Array.of(0.25, 1, 0, 0.5), 2, 2, 4, 4))).toEqual([
+      0.25, 0.25, 1, 1,
+      0.25, 0.25, 1, 1,
+      0, 0, 0.5, 0.5,
+      0, 0, 0.5, 0.5,
+    ]);
+  });
+
+  it('inverts maskToGrid for block-constant masks', () => {
+    const grid = Float32Array.from({ length: 8 * 8 }, (_, i) => (i % 5) / 4);
+    expect(maskToGrid(gridToMask(grid, 8, 8, 64, 64), 64, 64, 8, 8)).toEqual(grid);
+  });
+
+  it('fails when the grid length does not match', () => {
+    expect(() => gridToMask(new Float32Array(3), 2, 2, 4, 4)).toThrow(/needs 4/);
   });
 });
 
