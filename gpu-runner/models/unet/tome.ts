@@ -139,9 +139,13 @@ export function unmergeWithPlan(g: GraphBuilder, plan: TokenMergePlan, y: ValueR
 }
 
 export interface ToMeOptions {
-  /** Fraction of each frame's tokens removed (tomesd `ratio`); 0 turns merging off (the graph is unchanged). */
-  readonly ratio: number;
-  /** Merge in levels whose downsample factor 2^level is at most this. @default 1 (highest resolution only) */
+  /**
+   * Fraction of each frame's tokens removed (tomesd `ratio`); 0 turns merging off (the graph is unchanged).
+   * A list gives one ratio per level, highest resolution first (levels past its end do not merge; maxDownsample
+   * is then ignored). Recommended: 0.5 at level 0 (tomesd's default).
+   */
+  readonly ratio: number | readonly number[];
+  /** With a single ratio: merge in levels whose downsample factor 2^level is at most this. @default 1 (highest resolution only) */
   readonly maxDownsample?: number;
   /** Cell width/height holding one destination. @default 2 */
   readonly sx?: number;
@@ -164,9 +168,11 @@ export interface ToMeOptions {
   readonly plans?: 'compute' | 'export' | 'import';
 }
 
-/** Whether ToMe applies at a site (self-attention in levels within maxDownsample). */
-export function tomeApplies(options: ToMeOptions, site: AttentionSite): boolean {
-  return options.ratio > 0 && site.kind === 'self' && 2 ** site.level <= (options.maxDownsample ?? 1);
+/** The merge ratio at a site: 0 outside self-attention and outside the merged levels. */
+export function tomeRatioAt(options: ToMeOptions, site: AttentionSite): number {
+  if (site.kind !== 'self') return 0;
+  if (typeof options.ratio !== 'number') return options.ratio[site.level] ?? 0;
+  return 2 ** site.level <= (options.maxDownsample ?? 1) ? options.ratio : 0;
 }
 
 /**
@@ -175,16 +181,16 @@ export function tomeApplies(options: ToMeOptions, site: AttentionSite): boolean 
  * buildUNetGraph(config, weights, { hooks: tomeHooks({ ratio: 0.5 }) });
  */
 export function tomeHooks(options: ToMeOptions): AttentionHooks {
-  if (!(options.ratio >= 0 && options.ratio < 1)) {
-    throw new Error(`ToMe ratio = ${options.ratio}: must be in [0, 1); tomesd recommends 0.5 at most.`);
+  const ratios = typeof options.ratio === 'number' ? [options.ratio] : options.ratio;
+  if (!ratios.every((r) => r >= 0 && r < 1)) {
+    throw new Error(`ToMe ratio = ${JSON.stringify(options.ratio)}: each ratio must be in [0, 1); tomesd recommends 0.5 at most.`);
   }
   const sx = options.sx ?? 2;
   const sy = options.sy ?? 2;
   return {
     tokenMerge(g: GraphBuilder, site: AttentionSite, blockInput: ValueRef): TokenMerge | undefined {
-      if (!tomeApplies(options, site)) return undefined;
       const tokens = site.height * site.width;
-      const r = Math.floor(tokens * options.ratio);
+      const r = Math.floor(tokens * tomeRatioAt(options, site));
       if (r <= 0) return undefined;
       const cells = Math.floor(site.height / sy) * Math.floor(site.width / sx);
       const names = planTensorNames(site.name);

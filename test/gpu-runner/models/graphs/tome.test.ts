@@ -123,10 +123,21 @@ describe('ToMe in the UNet', () => {
     expect(err).toBeLessThanOrEqual(1e-4);
   });
 
-  it('ratio 0 builds the same graph as no merging', () => {
-    const plain = serializeModel(buildUNetGraph(config, weights));
-    const ratio0 = serializeModel(buildUNetGraph(config, weights, { hooks: tomeHooks({ ratio: 0 }) }));
-    expect(Buffer.from(ratio0).equals(Buffer.from(plain))).toBe(true);
+  it('ratio 0 builds the same graph as no merging; a per-level list [0.5] equals ratio 0.5', () => {
+    const bytes = (hooks?: ReturnType<typeof tomeHooks>) => Buffer.from(serializeModel(buildUNetGraph(config, weights, hooks ? { hooks } : {})));
+    expect(bytes(tomeHooks({ ratio: 0 })).equals(bytes())).toBe(true);
+    expect(bytes(tomeHooks({ ratio: [0, 0] })).equals(bytes())).toBe(true);
+    expect(bytes(tomeHooks({ ratio: [0.5] })).equals(bytes(tomeHooks({ ratio: 0.5 })))).toBe(true);
+    expect(() => tomeHooks({ ratio: [0.5, 1] })).toThrow(/each ratio must be in \[0, 1\)/);
+  });
+
+  it('a per-level list merges only the levels it names', () => {
+    const sitesMerged: string[] = [];
+    const hooks = tomeHooks({ ratio: [0, 0.25] });
+    buildUNetGraph(config, weights, {
+      hooks: { tokenMerge: (g, site, x) => { const m = hooks.tokenMerge!(g, site, x); if (m) sitesMerged.push(`${site.name}:${m.mergedTokens}`); return m; } },
+    });
+    expect(sitesMerged).toEqual(['mid_block.attentions.0.transformer_blocks.0.attn1:192']); // level 1 is 16x16: 256 - r (64)
   });
 
   it('exported plans fed back as inputs reproduce the run (pairing), and input offsets of 0 equal top-left', async () => {
