@@ -70,6 +70,9 @@ export async function encodeVideo(frames: readonly Uint8Array[], options: Encode
   if (audioFrom) args.push('-map', '1:a:0?', '-c:a', 'aac', '-b:a', '128k');
   if (width % 2 !== 0 || height % 2 !== 0) args.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2');
   args.push('-c:v', 'libx264', '-preset', preset, '-crf', String(crf), '-pix_fmt', 'yuv420p',
+    // Tag what swscale's RGB -> YUV conversion does (BT.601 matrix, limited range, sRGB/BT.709 primaries) so
+    // players do not guess a different matrix; the shared clips carry the same tags.
+    '-colorspace', 'smpte170m', '-color_primaries', 'bt709', '-color_trc', 'bt709', '-color_range', 'tv',
     '-movflags', '+faststart', '-t', seconds(durationSeconds), '-f', 'mp4', outPath);
 
   const run = await runTool(options.ffmpegPath ?? 'ffmpeg', args, {

@@ -55,6 +55,24 @@ describe('encodeVideo', () => {
     });
   });
 
+  it('keeps saturated colours through a round trip and tags the colour matrix it used', async () => {
+    // Four 64x64 frames: red, green, blue, and a mid orange.
+    const colours = [[230, 20, 20], [20, 230, 20], [20, 20, 230], [200, 120, 40]];
+    const frames = colours.map(([r, g, b]) => {
+      const frame = new Uint8Array(64 * 64 * 3);
+      for (let p = 0; p < 64 * 64; p++) frame.set([r, g, b], p * 3);
+      return frame;
+    });
+    await encodeVideo(frames, { width: 64, height: 64, fps: 4, outPath: file('colours.mp4'), crf: 4 });
+    const video = streamOf(await ffprobeJson(file('colours.mp4')), 'video');
+    expect(video).toMatchObject({ color_space: 'smpte170m', color_range: 'tv' });
+    const back = await decodeVideo(file('colours.mp4'), { maxFrames: 4, selection: 'first', size: 64 });
+    back.frames.forEach((frame, i) => {
+      const centre = (32 * 64 + 32) * 3;
+      for (let c = 0; c < 3; c++) expect(Math.abs(frame[centre + c] - colours[i][c]), `frame ${i} channel ${c}`).toBeLessThanOrEqual(4);
+    });
+  });
+
   it('keeps an exact rational rate (30000/1001)', async () => {
     await encodeVideo(rampFrames(3, 64, 64), { width: 64, height: 64, fps: { num: 30000, den: 1001 }, outPath: file('ntsc.mp4') });
     expect(streamOf(await ffprobeJson(file('ntsc.mp4')), 'video')?.avg_frame_rate).toBe('30000/1001');
