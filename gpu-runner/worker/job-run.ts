@@ -82,6 +82,8 @@ export class JobRun {
   private cancelCheckRunning = false;
   private lastCancelCheckAt = 0;
   private frames: number | undefined;
+  /** Set once the run has reached its end: late heartbeat or cancel-check answers are ignored. */
+  private finished = false;
 
   constructor(
     private readonly deps: JobRunDeps,
@@ -125,17 +127,21 @@ export class JobRun {
     this.notify('edit.started', { state: 'running', attempt: job.attempt });
     let outcome: JobOutcome | 'lost' = 'retrying';
     let errorCode: string | undefined;
-    const workDir = await mkdtemp(join(settings.workRoot, `job-${job.id}-`));
+    let workDir: string | undefined;
     try {
+      workDir = await mkdtemp(join(settings.workRoot, `job-${job.id}-`));
       outcome = await this.runToSuccess(workDir, signal);
     } catch (error) {
+      // Writes still in flight must not land after the end state (they would fail their condition anyway).
+      await this.progress.settle();
       ({ outcome, errorCode } = await this.conclude(error));
     } finally {
+      this.finished = true;
       clearInterval(heartbeat);
       clearInterval(cancelPoll);
       clearTimeout(deadline);
       this.timer.stop();
-      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+      if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
     }
     if (outcome !== 'lost') {
       deps.emitMetrics(
@@ -288,6 +294,7 @@ export class JobRun {
   }
 
   private observe(check: OwnershipCheck): void {
+    if (this.finished) return;
     if (!check.owned) this.stop('lost');
     else if (check.cancelRequested) this.stop('canceled');
   }

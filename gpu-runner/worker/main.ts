@@ -14,8 +14,8 @@ try {
     ecsAgentUri: process.env.ECS_AGENT_URI,
     loadEngine: loadRealEngine,
   });
-  // Keep-alive sockets of the AWS clients would hold the event loop open.
-  process.exit(code);
+  // Keep-alive sockets of the AWS clients would hold the event loop open; exit once stdout (the logs) is flushed.
+  process.stdout.write('', () => process.exit(code));
 } catch (error) {
   process.stderr.write(`${error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);

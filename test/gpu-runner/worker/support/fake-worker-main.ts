@@ -24,4 +24,4 @@ const code = await runWorkerProcess({
       ...(values['fake-steps'] ? { steps: Number(values['fake-steps']) } : {}),
     }),
 });
-process.exit(code);
+process.stdout.write('', () => process.exit(code));
