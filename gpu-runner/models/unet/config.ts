@@ -94,36 +94,88 @@ export function headsPerBlock(config: UNetConfig): number[] {
   return config.block_out_channels.map((_, i) => perBlock(source, i, key, config.block_out_channels.length));
 }
 
+/** UNet config keys read off the weight shapes (header only), each with the tensor that decided it. */
+export interface DetectedUNetConfig {
+  readonly values: Partial<Pick<UNetConfig, 'in_channels' | 'out_channels' | 'block_out_channels' | 'layers_per_block'
+    | 'cross_attention_dim' | 'use_linear_projection' | 'down_block_types' | 'up_block_types' | 'conv_in_kernel' | 'conv_out_kernel'
+    | 'transformer_layers_per_block'>>;
+  /** key -> tensor name that determined it */
+  readonly evidence: Record<string, string>;
+}
+
+function countIndexed(weights: WeightSource, prefix: string, suffix: string): number {
+  let n = 0;
+  while (weights.has(`${prefix}${n}${suffix}`)) n++;
+  return n;
+}
+
 /**
- * Checks config against weight shapes (header only), like stable-diffusion.cpp's detect_from_weights:
- * channels, input/output channels, context width and layer counts. Fails with file + tensor + expected vs found.
+ * Reads a diffusers UNet2DConditionModel's structure from weight shapes (like stable-diffusion.cpp's
+ * detect_from_weights): channels per block, input/output channels, kernels, layers per block, context width,
+ * linear vs conv projections, which blocks have attention. `prefix` is prepended to every name.
  */
-export function checkUNetConfigAgainstWeights(config: UNetConfig, weights: WeightSource): void {
-  const boc = config.block_out_channels;
-  const expect = (name: string, shape: number[], why: string) => {
-    const found = weights.shape(name);
-    if (!found) throw new Error(`${weights.origin}: tensor ${name} is missing; the config (${why}) expects shape [${shape.join(', ')}].`);
-    if (found.join(',') !== shape.join(',')) {
-      throw new Error(`${weights.origin}: tensor ${name} has shape [${found.join(', ')}] but config.json (${why}) expects [${shape.join(', ')}]; the config does not belong to these weights.`);
-    }
+export function detectUNetConfigFromWeights(weights: WeightSource, prefix = ''): DetectedUNetConfig {
+  const values: Record<string, unknown> = {};
+  const evidence: Record<string, string> = {};
+  const shape = (name: string) => weights.shape(prefix + name);
+  const found = (key: string, value: unknown, tensor: string) => {
+    values[key] = value;
+    evidence[key] = tensor;
   };
-  const k = config.conv_in_kernel;
-  expect('conv_in.weight', [boc[0], config.in_channels, k, k], 'in_channels, block_out_channels[0], conv_in_kernel');
-  expect('conv_out.weight', [config.out_channels, boc[0], config.conv_out_kernel, config.conv_out_kernel], 'out_channels');
-  expect('time_embedding.linear_1.weight', [boc[0] * 4, boc[0]], 'block_out_channels[0]');
-  boc.forEach((c, i) => expect(`down_blocks.${i}.resnets.0.conv1.weight`, [c, i === 0 ? boc[0] : boc[i - 1], 3, 3], `block_out_channels[${i}]`));
-  config.down_block_types.forEach((type, i) => {
-    if (type.startsWith('CrossAttn')) {
-      expect(`down_blocks.${i}.attentions.0.transformer_blocks.0.attn2.to_k.weight`, [boc[i], config.cross_attention_dim], 'cross_attention_dim');
-      const projIn = weights.shape(`down_blocks.${i}.attentions.0.proj_in.weight`);
-      const linearInFile = projIn?.length === 2;
-      if (projIn && linearInFile !== config.use_linear_projection) {
-        throw new Error(`${weights.origin}: down_blocks.${i}.attentions.0.proj_in.weight has shape [${projIn.join(', ')}] (${linearInFile ? 'linear' : 'conv'}) but use_linear_projection is ${config.use_linear_projection}.`);
-      }
+  const convIn = shape('conv_in.weight');
+  const convOut = shape('conv_out.weight');
+  if (convIn) {
+    found('in_channels', convIn[1], 'conv_in.weight');
+    found('conv_in_kernel', convIn[2], 'conv_in.weight');
+  }
+  if (convOut) {
+    found('out_channels', convOut[0], 'conv_out.weight');
+    found('conv_out_kernel', convOut[2], 'conv_out.weight');
+  }
+  const blocks = countIndexed(weights, `${prefix}down_blocks.`, '.resnets.0.conv1.weight');
+  const boc: number[] = [];
+  const down: string[] = [];
+  const up: string[] = [];
+  const layers: number[] = [];
+  for (let i = 0; i < blocks; i++) {
+    boc.push(shape(`down_blocks.${i}.resnets.0.conv1.weight`)![0]);
+    const withAttention = weights.has(`${prefix}down_blocks.${i}.attentions.0.proj_in.weight`);
+    down.push(withAttention ? 'CrossAttnDownBlock2D' : 'DownBlock2D');
+    if (withAttention) {
+      layers.push(countIndexed(weights, `${prefix}down_blocks.${i}.attentions.0.transformer_blocks.`, '.norm1.weight'));
+      const projIn = `down_blocks.${i}.attentions.0.proj_in.weight`;
+      found('use_linear_projection', shape(projIn)!.length === 2, projIn);
+      const toK = `down_blocks.${i}.attentions.0.transformer_blocks.0.attn2.to_k.weight`;
+      if (shape(toK)) found('cross_attention_dim', shape(toK)![1], toK);
     }
-  });
-  const lastLayer = `down_blocks.0.resnets.${config.layers_per_block - 1}.conv1.weight`;
-  if (!weights.has(lastLayer) || weights.has(`down_blocks.0.resnets.${config.layers_per_block}.conv1.weight`)) {
-    throw new Error(`${weights.origin}: layers_per_block = ${config.layers_per_block} does not match the resnets stored under down_blocks.0.`);
+    up.push(weights.has(`${prefix}up_blocks.${i}.attentions.0.proj_in.weight`) ? 'CrossAttnUpBlock2D' : 'UpBlock2D');
+  }
+  if (blocks > 0) {
+    found('block_out_channels', boc, 'down_blocks.*.resnets.0.conv1.weight');
+    found('down_block_types', down, 'down_blocks.*.attentions.0.proj_in.weight');
+    found('up_block_types', up, 'up_blocks.*.attentions.0.proj_in.weight');
+    found('layers_per_block', countIndexed(weights, `${prefix}down_blocks.0.resnets.`, '.conv1.weight'), 'down_blocks.0.resnets.*.conv1.weight');
+    if (layers.length > 0 && layers.every((n) => n === layers[0])) {
+      found('transformer_layers_per_block', layers[0], 'down_blocks.*.attentions.0.transformer_blocks.*');
+    }
+  }
+  return { values: values as DetectedUNetConfig['values'], evidence };
+}
+
+/**
+ * Compares config.json with what the weight shapes say (header only). Fails with the weight file, the tensor,
+ * the config value and the value found, for the first mismatching key.
+ */
+export function checkUNetConfigAgainstWeights(config: UNetConfig, weights: WeightSource, prefix = ''): void {
+  const detected = detectUNetConfigFromWeights(weights, prefix);
+  if (!detected.values.block_out_channels) {
+    throw new Error(`${weights.origin}: no tensor ${prefix}down_blocks.0.resnets.0.conv1.weight; this is not a diffusers UNet2DConditionModel weight file.`);
+  }
+  for (const [key, found] of Object.entries(detected.values)) {
+    const configured = (config as Record<string, unknown>)[key];
+    const comparable = key === 'transformer_layers_per_block' && Array.isArray(configured) ? found : configured;
+    if (JSON.stringify(comparable) !== JSON.stringify(found)) {
+      throw new Error(`${weights.origin}: config.json says ${key} = ${JSON.stringify(configured)} but tensor ${prefix}${detected.evidence[key]} says ${JSON.stringify(found)}; the config does not belong to these weights.`);
+    }
   }
 }

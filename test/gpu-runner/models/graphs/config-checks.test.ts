@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../../../gpu-runner/graph/index.ts';
 import { checkCLIPTextConfigAgainstWeights, loadCLIPTextConfig } from '../../../../gpu-runner/models/clip-text/config.ts';
-import { checkUNetConfigAgainstWeights, loadUNetConfig, parseUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
+import { checkUNetConfigAgainstWeights, detectUNetConfigFromWeights, loadUNetConfig, parseUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
 import { buildUNetGraph } from '../../../../gpu-runner/models/unet/unet.ts';
 import { checkVAEConfigAgainstWeights, loadVAEConfig, parseVAEConfig } from '../../../../gpu-runner/models/vae/config.ts';
 import { buildVAEDecoderGraph } from '../../../../gpu-runner/models/vae/vae.ts';
@@ -27,10 +27,11 @@ describe('configs checked against weight shapes', () => {
   });
 
   it.each([
-    ['cross_attention_dim', { cross_attention_dim: 768 }, /attn2\.to_k\.weight has shape \[32, 32\].*expects \[32, 768\]/],
-    ['block_out_channels', { block_out_channels: [32, 128] }, /down_blocks\.1\.resnets\.0\.conv1\.weight has shape \[64, 32, 3, 3\].*\[128, 32, 3, 3\]/],
-    ['use_linear_projection', { use_linear_projection: true }, /proj_in\.weight.*use_linear_projection is true/],
-    ['layers_per_block', { layers_per_block: 1 }, /layers_per_block = 1/],
+    ['cross_attention_dim', { cross_attention_dim: 768 }, /cross_attention_dim = 768 but tensor down_blocks\.0\.attentions\.0\.transformer_blocks\.0\.attn2\.to_k\.weight says 32/],
+    ['block_out_channels', { block_out_channels: [32, 128] }, /block_out_channels = \[32,128\] but tensor .*conv1\.weight says \[32,64\]/],
+    ['use_linear_projection', { use_linear_projection: true }, /use_linear_projection = true but tensor down_blocks\.0\.attentions\.0\.proj_in\.weight says false/],
+    ['layers_per_block', { layers_per_block: 1 }, /layers_per_block = 1 .* says 2/],
+    ['down_block_types', { down_block_types: ['DownBlock2D', 'DownBlock2D'] }, /down_block_types = \["DownBlock2D","DownBlock2D"\] .* says \["CrossAttnDownBlock2D","DownBlock2D"\]/],
   ])('fails when %s disagrees with the weights, naming file, tensor, expected and found', (_key, patch, message) => {
     const config = parseUNetConfig({ ...unetJson, ...patch }, unetConfigPath);
     expect(() => checkUNetConfigAgainstWeights(config, unetWeights)).toThrow(message);
@@ -49,6 +50,17 @@ describe('configs checked against weight shapes', () => {
   it('fails on UNet features this builder does not cover, naming the key', () => {
     expect(() => parseUNetConfig({ ...unetJson, class_embed_type: 'timestep' }, unetConfigPath)).toThrow(/class_embed_type = "timestep" is not supported/);
     expect(() => parseUNetConfig({ ...unetJson, resnet_time_scale_shift: 'scale_shift' }, unetConfigPath)).toThrow(/resnet_time_scale_shift/);
+  });
+});
+
+describe('detectUNetConfigFromWeights', () => {
+  it('reads the tiny UNet structure from the header', () => {
+    const { values } = detectUNetConfigFromWeights(unetWeights);
+    expect(values).toEqual({
+      in_channels: 4, out_channels: 4, conv_in_kernel: 3, conv_out_kernel: 3, block_out_channels: [32, 64], layers_per_block: 2,
+      cross_attention_dim: 32, use_linear_projection: false, down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+      up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'], transformer_layers_per_block: 1,
+    });
   });
 });
 
