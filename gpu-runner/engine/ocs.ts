@@ -208,3 +208,31 @@ export function decoupledSchedule(steps: number, gamma: number, phi: number): { 
   for (let i = 0; i < count; i++) picked.add(Math.floor((i * K) / count));
   return { decoupledSteps: K, backgroundSteps: [...picked].sort((a, b) => a - b) };
 }
+
+/**
+ * Like `restrictMap` for self-attention maps whose rows/columns may be token-merged: `rowsOf(f)` / `colsOf(f)` give,
+ * for frame f, the merged row (column) each of the h*w tokens reads (null: not merged). The crop's rows and key
+ * columns are gathered through them and each row is renormalized over the crop's keys [ours].
+ * @param map [F, heads, Q, K] (Q, K merged counts or h*w)
+ * @returns [F, heads, box tokens, box tokens]
+ */
+export function restrictMapVia(map: Float32Array, frames: number, heads: number, queries: number, keys: number, box: Box, width: number, rowsOf: (f: number) => Int32Array | null, colsOf: (f: number) => Int32Array | null): Float32Array {
+  const tokens = boxTokens(box, width);
+  const n = tokens.length;
+  const out = new Float32Array(frames * heads * n * n);
+  let o = 0;
+  for (let f = 0; f < frames; f++) {
+    const rows = rowsOf(f), cols = colsOf(f);
+    const rowIdx = Int32Array.from(tokens, (t) => (rows ? rows[t] : t));
+    const colIdx = Int32Array.from(tokens, (t) => (cols ? cols[t] : t));
+    for (let h = 0; h < heads; h++) {
+      for (const r of rowIdx) {
+        const base = ((f * heads + h) * queries + r) * keys;
+        let s = 0;
+        for (const c of colIdx) s += map[base + c];
+        for (const c of colIdx) out[o++] = s > 0 ? map[base + c] / s : 1 / n;
+      }
+    }
+  }
+  return out;
+}

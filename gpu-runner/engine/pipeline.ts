@@ -17,18 +17,18 @@ import type { AttentionHooks } from '../models/unet/hooks.ts';
 import { classifierFreeGuidance } from '../schedulers/guidance.ts';
 import { AttentionStore } from './attention-store.ts';
 import { EngineError, throwIfCanceled } from './errors.ts';
-import { blendMask, type CrossMap, wordAttention } from './fusion/blend-mask.ts';
+import { blendMask, type CrossMap, normalizePerFrame, resizeNearest, wordAttention } from './fusion/blend-mask.ts';
 import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
 import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from './fusion/seq-aligner.ts';
 import type { EditModel, IntTensor, Tensor, UNetRunner, UNetVariant } from './model.ts';
 import {
   blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
-  pasteLatent, poolMask, restrictMap, threshold,
+  pasteLatent, poolMask, restrictMap, restrictMapVia, threshold,
 } from './ocs.ts';
 import { chooseController, deriveBlendWords } from './presets.ts';
 import type { EditReport, StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
-import { tomeHooks, type TomeRun } from './tome/hooks.ts';
+import { type FramePlan, tomeHooks, type TomeRun, type TomeSite, unmergeRows } from './tome/hooks.ts';
 
 /** RGB24 frames of one clip, already at the working size. */
 export interface FrameSet {
@@ -138,7 +138,7 @@ export async function runEdit(args: RunEditArgs): Promise<RunEditResult> {
     // 7. decode
     const frames = await timed('vaeDecode', () => decodeFrames(model, edited.latent, geometry));
     // 8. report
-    const report = buildReport({ args, geometry, prompts, counters, store, edited });
+    const report = buildReport({ args, geometry, prompts, counters, store, edited, tome });
     return {
       frames,
       report,
@@ -282,25 +282,30 @@ async function decodeFrames(model: EditModel, latent: Float32Array, geo: Geometr
 
 interface VariantHandle {
   runner: UNetRunner;
+  /** controlled (fused or recorded) attention sites */
   sites: ControlledSite[];
+  /** token-merged self-attention sites */
+  tomeSites: TomeSite[];
 }
 
-async function unetVariant(model: EditModel, key: string, geo: { frames: number; height: number; width: number }, makeHooks: () => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
-  let sites: ControlledSite[] = [];
+async function unetVariant(model: EditModel, key: string, geo: { frames: number; height: number; width: number }, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
+  let meta = { sites: [] as ControlledSite[], tomeSites: [] as TomeSite[] };
   const variant: UNetVariant = {
     key,
     frames: geo.frames,
     height: geo.height,
     width: geo.width,
     hooks: () => {
-      const made = makeHooks();
-      sites = made.sites;
+      const tomeSites: TomeSite[] = [];
+      const made = makeHooks(tomeSites);
+      meta = { sites: made.sites, tomeSites };
       return made.hooks;
     },
-    describe: () => sites,
+    describe: () => meta,
   };
   const runner = await model.unet(variant);
-  return { runner, sites: (runner.meta as ControlledSite[] | null) ?? [] };
+  const saved = (runner.meta as typeof meta | null) ?? { sites: [], tomeSites: [] };
+  return { runner, sites: saved.sites, tomeSites: saved.tomeSites };
 }
 
 /** A float output of a run. @throws when absent (the graph lacks it). */
@@ -317,68 +322,7 @@ function repeatRows(row: Float32Array, times: number): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// 5. inversion
-
-interface Inverted {
-  /** latent at editing timestep index c (inversion output of step N-1-c); [N] of [F, C, h, w] */
-  latents: Float32Array[];
-  sites: ControlledSite[];
-}
-
-async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts; z0: Float32Array; inversion: Inversion; store: AttentionStore; tome: TomeRun; counters: Counters }): Promise<Inverted> {
-  const { model, geometry: geo, prompts, inversion, store, tome, counters } = ctx;
-  const F = geo.frames;
-  const handle = await unetVariant(model, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { frames: F, height: geo.latentHeight, width: geo.latentWidth }, () => {
-    const rec = recordingHooks();
-    return { hooks: tome.combine(rec.hooks, 'record'), sites: rec.sites };
-  });
-  const N = inversion.timesteps.length;
-  const context = repeatRows(prompts.source, F);
-  const latents: Float32Array[] = new Array(N);
-  let z = ctx.z0;
-  for (let j = 0; j < N; j++) {
-    throwIfCanceled(ctx.signal, 'inversion');
-    const t = inversion.timesteps[j];
-    const c = N - 1 - j;
-    const out = await handle.runner.run({
-      sample: { data: z, dims: [F, geo.channels, geo.latentHeight, geo.latentWidth] },
-      timestep: { int64: [t], dims: [] },
-      encoder_hidden_states: { data: context, dims: [F, 77, geo.contextChannels] },
-      ...tome.feeds(t, 'record', F),
-    });
-    counters.unetCalls++;
-    counters.tokenSteps += F * geo.latentHeight * geo.latentWidth;
-    for (const site of handle.sites) {
-      const recorded = floatOutput(out, recordedOutputName(site));
-      store.put(c, site.name, { dims: recorded.dims, data: recorded.data });
-    }
-    tome.collect(t, out);
-    z = inversion.step(floatOutput(out, 'out_sample').data, j, z);
-    latents[c] = z;
-    ctx.onProgress?.({ stage: 'inversion', step: j + 1, steps: N });
-  }
-  return { latents, sites: handle.sites };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// 6. editing
-
-interface Edited {
-  latent: Float32Array;
-  mask?: { dilated: Float32Array; area: number; box: Box | null };
-  ranAs: 'fatezero' | 'optimized' | 'ocd';
-  note?: string;
-}
-
-interface EditContext extends RunEditArgs {
-  geometry: Geometry;
-  prompts: Prompts;
-  sampler: EditingSampler;
-  inverted: Inverted;
-  store: AttentionStore;
-  tome: TomeRun;
-  counters: Counters;
-}
+// saliency (object-centric sampling and token merging)
 
 /** The blend level: one below the top controlled level where cross maps exist, else the deepest recorded. */
 function blendLevel(sites: readonly ControlledSite[]): number {
@@ -393,10 +337,137 @@ function crossMapsAt(store: AttentionStore, step: number, sites: readonly Contro
     .map((s) => ({ data: store.get(step, s.name).data, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens }));
 }
 
-/** Per-step fusion feeds shared by full-frame and crop graphs (blend masks at full resolution per level). */
-function fusionFeeds(ctx: EditContext, step: number, groups: number): Record<string, Tensor> {
-  const { options, prompts, geometry: geo } = ctx;
+/** Accumulates blend-word attention over inversion steps and turns it into the `auto` saliency mask [ours]. */
+class AutoSaliency {
+  private sum: Float32Array | null = null;
+  private grid = { height: 0, width: 0 };
+
+  constructor(private readonly tokens: readonly number[], private readonly geo: Geometry, private readonly thresholdLevel: number, private readonly dilation: number) {}
+
+  add(maps: CrossMap[]): void {
+    if (this.tokens.length === 0 || maps.length === 0) return;
+    const att = wordAttention(maps, this.tokens);
+    this.grid = { height: att.height, width: att.width };
+    if (!this.sum) this.sum = new Float32Array(att.data.length);
+    for (let i = 0; i < att.data.length; i++) this.sum[i] += att.data[i];
+  }
+
+  /** [F, h, w] latent-resolution mask: mean attention, nearest upsample, / per-frame max, threshold, dilate. */
+  mask(): Float32Array | null {
+    if (!this.sum) return null;
+    const { frames: F, latentHeight: h, latentWidth: w } = this.geo;
+    const up = resizeNearest(this.sum, F, this.grid.height, this.grid.width, h, w);
+    return dilate(threshold(normalizePerFrame(up, F), this.thresholdLevel), F, h, w, this.dilation);
+  }
+}
+
+/** The mask video at latent resolution, dilated: [F, h, w]. */
+function videoSaliency(args: RunEditArgs, geo: Geometry): Float32Array | null {
+  if (!args.mask) return null;
+  const pooled = poolMask(args.mask, geo.frames, geo.height, geo.width, geo.latentHeight, geo.latentWidth);
+  return dilate(threshold(pooled, 0.5), geo.frames, geo.latentHeight, geo.latentWidth, args.options.ocd.dilate);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. inversion
+
+interface Inverted {
+  /** latent at editing timestep index c (inversion output of step N-1-c); [N] of [F, C, h, w] */
+  latents: Float32Array[];
+  sites: ControlledSite[];
+  /** saliency accumulated from the blend-word attention of every inversion step */
+  autoSaliency: AutoSaliency;
+}
+
+async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts; z0: Float32Array; inversion: Inversion; store: AttentionStore; tome: TomeRun; counters: Counters }): Promise<Inverted> {
+  const { model, geometry: geo, prompts, inversion, store, tome, counters, options } = ctx;
+  const F = geo.frames;
+  const handle = await unetVariant(model, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { frames: F, height: geo.latentHeight, width: geo.latentWidth }, (tomeSites) => {
+    const rec = recordingHooks();
+    return { hooks: tome.combine(rec.hooks, 'record', tomeSites), sites: rec.sites };
+  });
+  const autoSaliency = new AutoSaliency(prompts.saliencyTokens, geo, options.ocd.maskThreshold, options.ocd.dilate);
+  // object-centric ToMe: the mask video from the start; `auto` from the attention of the steps so far [ours]
+  const useAuto = options.ocd.mask === 'auto' || (options.ocd.mask === 'video' && !ctx.mask);
+  tome.setSaliency(options.ocd.mask === 'video' ? videoSaliency(ctx, geo) : null, F, geo.latentHeight, geo.latentWidth);
+  const N = inversion.timesteps.length;
+  const context = repeatRows(prompts.source, F);
+  const latents: Float32Array[] = new Array(N);
+  let z = ctx.z0;
+  for (let j = 0; j < N; j++) {
+    throwIfCanceled(ctx.signal, 'inversion');
+    const t = inversion.timesteps[j];
+    const c = N - 1 - j;
+    const out = await handle.runner.run({
+      sample: { data: z, dims: [F, geo.channels, geo.latentHeight, geo.latentWidth] },
+      timestep: { int64: [t], dims: [] },
+      encoder_hidden_states: { data: context, dims: [F, 77, geo.contextChannels] },
+      ...tome.feeds(t, 'record', F, 1, handle.tomeSites),
+    });
+    counters.unetCalls++;
+    counters.tokenSteps += F * geo.latentHeight * geo.latentWidth;
+    for (const site of handle.sites) {
+      const recorded = floatOutput(out, recordedOutputName(site));
+      store.put(c, site.name, { dims: recorded.dims, data: recorded.data });
+    }
+    tome.collect(t, out, handle.tomeSites);
+    autoSaliency.add(crossMapsAt(store, c, handle.sites, blendLevel(handle.sites)));
+    if (useAuto) tome.setSaliency(autoSaliency.mask(), F, geo.latentHeight, geo.latentWidth);
+    z = inversion.step(floatOutput(out, 'out_sample').data, j, z);
+    latents[c] = z;
+    ctx.onProgress?.({ stage: 'inversion', step: j + 1, steps: N });
+  }
+  return { latents, sites: handle.sites, autoSaliency };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 6. editing
+
+interface Edited {
+  latent: Float32Array;
+  mask?: { dilated: Float32Array; area: number; box: Box | null };
+  ranAs: 'fatezero' | 'optimized' | 'ocd';
+  note?: string;
+  mergedLayers: number;
+}
+
+interface EditContext extends RunEditArgs {
+  geometry: Geometry;
+  prompts: Prompts;
+  sampler: EditingSampler;
+  inverted: Inverted;
+  store: AttentionStore;
+  tome: TomeRun;
+  counters: Counters;
+}
+
+/** Mean of a per-token value over each merged row (kept rows are themselves; a destination averages its group). */
+function mergeTokenValues(values: Float32Array, rowOf: Int32Array, rows: number): Float32Array {
+  const sum = new Float32Array(rows);
+  const count = new Float32Array(rows);
+  for (let n = 0; n < rowOf.length; n++) { sum[rowOf[n]] += values[n]; count[rowOf[n]] += 1; }
+  return sum.map((v, i) => (count[i] > 0 ? v / count[i] : 0));
+}
+
+/** Full-resolution blend mask per level for one step: [F, h_l * w_l] (0 = full replacement by the source map). */
+function blendMasksAt(ctx: EditContext, step: number): Map<number, Float32Array> {
+  const { prompts, options, geometry: geo } = ctx;
+  const levels = [...new Set(ctx.inverted.sites.filter((s) => s.kind === 'self').map((s) => s.level))];
+  const maps = prompts.fusionBlendTokens ? crossMapsAt(ctx.store, step, ctx.inverted.sites, blendLevel(ctx.inverted.sites)) : [];
+  const out = new Map<number, Float32Array>();
+  for (const l of levels) {
+    const h = geo.latentHeight >> l, w = geo.latentWidth >> l;
+    out.set(l, prompts.fusionBlendTokens ? blendMask(maps, prompts.fusionBlendTokens, h, w, options.fusion.blendThreshold) : new Float32Array(geo.frames * h * w));
+  }
+  return out;
+}
+
+/** Per-step fusion feeds of a graph: gates, the mapping, stored maps and blend masks (restricted to a crop box). */
+function fusionFeeds(ctx: EditContext, handle: VariantHandle, step: number, groups: number, box: Box | null): Record<string, Tensor> {
+  const { options, prompts, geometry: geo, store } = ctx;
+  const F = geo.frames;
   const N = options.sampler.steps;
+  const t = ctx.sampler.timesteps[step];
   const cond = new Float32Array(groups);
   cond[groups - 1] = 1;
   const feeds: Record<string, Tensor> = {
@@ -407,52 +478,60 @@ function fusionFeeds(ctx: EditContext, step: number, groups: number): Record<str
     [FUSION_INPUTS.alpha]: { data: prompts.mapping.alpha, dims: [77] },
     [FUSION_INPUTS.weights]: { data: prompts.mapping.weights, dims: [77] },
   };
-  const selfLevels = [...new Set(ctx.inverted.sites.filter((s) => s.kind === 'self').map((s) => s.level))];
-  const level = prompts.fusionBlendTokens ? blendLevel(ctx.inverted.sites) : -1;
-  const maps = prompts.fusionBlendTokens ? crossMapsAt(ctx.store, step, ctx.inverted.sites, level) : [];
-  for (const l of selfLevels) {
-    const h = geo.latentHeight >> l, w = geo.latentWidth >> l;
-    const mask = prompts.fusionBlendTokens
-      ? blendMask(maps, prompts.fusionBlendTokens, h, w, options.fusion.blendThreshold)
-      : new Float32Array(geo.frames * h * w); // no blend words: full replacement by the source map
-    feeds[blendInputName(l)] = { data: mask, dims: [geo.frames, 1, h * w, 1] };
+  const masks = blendMasksAt(ctx, step);
+  for (const site of handle.sites) {
+    const full = ctx.inverted.sites.find((s) => s.name === site.name);
+    if (!full) throw new EngineError('internal', `Editing graph layer ${site.name} was not recorded during inversion.`);
+    const stored = store.get(step, site.name);
+    const tokens = full.height * full.width;
+    const merged = full.kind === 'self' && full.queryTokens < tokens;
+    const plan = merged ? ctx.tome.plan(t, site.name) : undefined;
+    if (merged && !plan) throw new EngineError('internal', `Layer ${site.name} is token-merged but no paired plan exists at timestep ${t}; stored maps need paired plans.`);
+    const rowOf = (f: number) => unmergeRows(plan as FramePlan, f, tokens);
+    if (!box) {
+      feeds[sourceInputName(site)] = { data: stored.data, dims: stored.dims };
+      if (site.kind === 'self') {
+        const mask = masks.get(site.level) as Float32Array;
+        const q = site.queryTokens;
+        const data = new Float32Array(F * q);
+        for (let f = 0; f < F; f++) {
+          const frame = mask.subarray(f * tokens, (f + 1) * tokens);
+          data.set(merged ? mergeTokenValues(frame, rowOf(f), q) : frame, f * q);
+        }
+        feeds[blendInputName(site)] = { data, dims: [F, 1, q, 1] };
+      }
+      continue;
+    }
+    const b = boxAtLevel(box, site.level);
+    const inBox = b.height * b.width;
+    if (site.kind === 'cross') {
+      feeds[sourceInputName(site)] = { data: restrictMap(stored.data, F, full.heads, full.width, full.keyTokens, b, null), dims: [F, full.heads, inBox, full.keyTokens] };
+      continue;
+    }
+    const middle = Math.floor((F - 1) / 2);
+    feeds[sourceInputName(site)] = {
+      data: restrictMapVia(stored.data, F, full.heads, full.queryTokens, full.keyTokens, b, full.width,
+        (f) => (merged ? rowOf(f) : null), (f) => (merged ? rowOf(full.crossFrame ? middle : f) : null)),
+      dims: [F, full.heads, inBox, inBox],
+    };
+    const mask = masks.get(site.level) as Float32Array;
+    feeds[blendInputName(site)] = { data: restrictMap(mask, F, 1, full.width, 1, b, null), dims: [F, 1, inBox, 1] };
   }
   return feeds;
 }
 
 /** Runs the guided edit UNet once on a (possibly cropped) latent. */
 async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number, z: Float32Array, grid: { height: number; width: number }, box: Box | null): Promise<Float32Array> {
-  const { geometry: geo, prompts, options, store, tome } = ctx;
+  const { geometry: geo, prompts, options, tome } = ctx;
   const F = geo.frames;
   const t = ctx.sampler.timesteps[step];
-  const fullFeeds = fusionFeeds(ctx, step, 2);
   const feeds: Record<string, Tensor | IntTensor> = {
     sample: { data: repeatRows(z, 2), dims: [2 * F, geo.channels, grid.height, grid.width] },
     timestep: { int64: [t], dims: [] },
     encoder_hidden_states: { data: new Float32Array([...repeatRows(prompts.negative, F), ...repeatRows(prompts.target, F)]), dims: [2 * F, 77, geo.contextChannels] },
+    ...fusionFeeds(ctx, handle, step, 2, box),
+    ...tome.feeds(t, 'edit', F, 2, handle.tomeSites),
   };
-  for (const [name, tensor] of Object.entries(fullFeeds)) {
-    if (!handle.runner.inputNames.includes(name)) continue;
-    if (box && name.startsWith('fusion.blend.l')) {
-      const level = Number(name.slice('fusion.blend.l'.length));
-      const b = boxAtLevel(box, level);
-      feeds[name] = { data: restrictMap(tensor.data, F, 1, geo.latentWidth >> level, 1, b, null), dims: [F, 1, b.height * b.width, 1] };
-    } else {
-      feeds[name] = tensor;
-    }
-  }
-  for (const site of handle.sites) {
-    const stored = store.get(step, site.name);
-    if (!box) {
-      feeds[sourceInputName(site)] = { data: stored.data, dims: stored.dims };
-      continue;
-    }
-    const full = ctx.inverted.sites.find((s) => s.name === site.name) as ControlledSite;
-    const b = boxAtLevel(box, site.level);
-    const data = restrictMap(stored.data, F, full.heads, full.width, full.keyTokens, b, site.kind === 'self' ? { width: full.width } : null);
-    feeds[sourceInputName(site)] = { data, dims: [F, full.heads, b.height * b.width, site.kind === 'self' ? b.height * b.width : full.keyTokens] };
-  }
-  if (!box) Object.assign(feeds, tome.feeds(t, 'edit', F));
   const out = await handle.runner.run(feeds);
   ctx.counters.unetCalls++;
   ctx.counters.tokenSteps += 2 * F * grid.height * grid.width;
@@ -461,51 +540,16 @@ async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number,
 
 /** Saliency mask at latent resolution, dilated; null when OCD has no mask source. */
 function saliencyMask(ctx: EditContext): { mask: Float32Array; source: 'video' | 'auto' } | null {
-  const { options, geometry: geo, input } = ctx;
-  const F = geo.frames, h = geo.latentHeight, w = geo.latentWidth;
-  const mode = options.ocd.mask;
-  if (mode === 'video' && ctx.mask) {
-    const pooled = poolMask(ctx.mask, F, input.height, input.width, h, w);
-    return { mask: dilate(threshold(pooled, 0.5), F, h, w, options.ocd.dilate), source: 'video' };
+  const mode = ctx.options.ocd.mask;
+  if (mode === 'video') {
+    const mask = videoSaliency(ctx, ctx.geometry);
+    return mask ? { mask, source: 'video' } : null;
   }
-  if (mode === 'auto' && ctx.prompts.saliencyTokens.length > 0) {
-    // blend-word attention averaged over inversion steps, normalized per frame, thresholded, dilated [ours]
-    const level = blendLevel(ctx.inverted.sites);
-    const N = options.sampler.steps;
-    let sum: Float32Array | null = null;
-    let lh = 0, lw = 0;
-    for (let c = 0; c < N; c++) {
-      if (!ctx.store.has(c, ctx.inverted.sites.find((s) => s.kind === 'cross' && s.level === level)?.name ?? '')) continue;
-      const att = wordAttention(crossMapsAt(ctx.store, c, ctx.inverted.sites, level), ctx.prompts.saliencyTokens);
-      lh = att.height; lw = att.width;
-      if (!sum) sum = new Float32Array(att.data.length);
-      for (let i = 0; i < sum.length; i++) sum[i] += att.data[i];
-    }
-    if (!sum) return null;
-    const up = upsampleNearest(sum, F, lh, lw, h, w);
-    const normalized = normalizeFrames(up, F);
-    return { mask: dilate(threshold(normalized, options.ocd.maskThreshold), F, h, w, options.ocd.dilate), source: 'auto' };
+  if (mode === 'auto') {
+    const mask = ctx.inverted.autoSaliency.mask();
+    return mask ? { mask, source: 'auto' } : null;
   }
   return null;
-}
-
-function upsampleNearest(data: Float32Array, frames: number, h: number, w: number, outH: number, outW: number): Float32Array {
-  const out = new Float32Array(frames * outH * outW);
-  for (let f = 0; f < frames; f++) for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) {
-    out[(f * outH + y) * outW + x] = data[(f * h + Math.floor((y * h) / outH)) * w + Math.floor((x * w) / outW)];
-  }
-  return out;
-}
-
-function normalizeFrames(data: Float32Array, frames: number): Float32Array {
-  const per = data.length / frames;
-  const out = new Float32Array(data.length);
-  for (let f = 0; f < frames; f++) {
-    let m = 0;
-    for (let i = 0; i < per; i++) m = Math.max(m, data[f * per + i]);
-    for (let i = 0; i < per; i++) out[f * per + i] = m > 0 ? data[f * per + i] / m : 0;
-  }
-  return out;
 }
 
 async function edit(ctx: EditContext): Promise<Edited> {
@@ -513,9 +557,9 @@ async function edit(ctx: EditContext): Promise<Edited> {
   const F = geo.frames, C = geo.channels, h = geo.latentHeight, w = geo.latentWidth;
   const N = sampler.timesteps.length;
   const fullGrid = { height: h, width: w };
-  const fullHandle = await unetVariant(model, `edit-f${F}-${h}x${w}-${tome.key}`, { frames: F, height: h, width: w }, () => {
+  const fullHandle = await unetVariant(model, `edit-f${F}-${h}x${w}-${tome.key}`, { frames: F, height: h, width: w }, (tomeSites) => {
     const fused = fusionHooks();
-    return { hooks: tome.combine(fused.hooks, 'edit'), sites: fused.sites };
+    return { hooks: tome.combine(fused.hooks, 'edit', tomeSites), sites: fused.sites };
   });
   let z = inverted.latents[0];
   let start = 0;
@@ -579,13 +623,13 @@ async function edit(ctx: EditContext): Promise<Edited> {
     z = sampler.step(eps, c, z);
     progress(c + 1);
   }
-  return { latent: z, mask: maskInfo, ranAs, note };
+  return { latent: z, mask: maskInfo, ranAs, note, mergedLayers: fullHandle.tomeSites.length };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // 8. report
 
-function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompts; counters: Counters; store: AttentionStore; edited: Edited }): EditReport {
+function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompts; counters: Counters; store: AttentionStore; edited: Edited; tome: TomeRun }): EditReport {
   const { args, geometry: geo, counters, store, edited } = r;
   const N = args.options.sampler.steps;
   // FateZero's cost at the same frames, size and steps: N inversion calls of F and N edit calls of 2F.
@@ -609,5 +653,6 @@ function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompt
     attentionStore: { bytes: stats.totalBytes, memoryBytes: stats.peakMemoryBytes, diskBytes: stats.diskBytes, entries: stats.entries },
     peakRssBytes: counters.peakRss,
     mask: edited.mask ? { areaFraction: edited.mask.area, box: edited.mask.box } : null,
+    tome: r.tome.enabled ? { mergedLayers: edited.mergedLayers, importedPlans: r.tome.importedPlans } : null,
   };
 }

@@ -40,6 +40,8 @@ export interface EditReport {
   attentionStore: { bytes: number; memoryBytes: number; diskBytes: number; entries: number };
   peakRssBytes: number;
   mask: { areaFraction: number; box: Box | null } | null;
+  /** token merging: merged layers per call and how many paired plans editing imported from inversion */
+  tome: { mergedLayers: number; importedPlans: number } | null;
 }
 
 /** Short fixed-width timing table for the CLI. */

@@ -13,7 +13,8 @@
  *   fusion.mapping     [77, 77]         M: S @ M maps source tokens onto target tokens (Refine or Replace)
  *   fusion.alpha       [77]             1 = aligned token (takes the source map)
  *   fusion.weights     [77]             per-token reweighting
- *   fusion.blend.l<level> [F, 1, Q, 1]   1 = keep the edit's own self-attention (blend mask), 0 = take the source
+ *   blend:<site name> [F, 1, Q, 1]    per self-attention layer: 1 = keep the edit's own map (blend mask), 0 = take
+ *                                     the source's (per layer because merged layers order their rows by their plan)
  *
  * Fused maps, with S the source map and P the edit's own (cond half only):
  *   cross: X = ((S @ M) * alpha + P * (1 - alpha)) * w ;  P' = P + cond * cross_gate * (X - P)
@@ -37,8 +38,8 @@ export const FUSION_INPUTS = Object.freeze({
 export const recordedOutputName = (site: { name: string } | string): string => `attn:${typeof site === 'string' ? site : site.name}`;
 /** Graph input taking the stored source map. */
 export const sourceInputName = (site: { name: string } | string): string => `src:${typeof site === 'string' ? site : site.name}`;
-/** Graph input taking the blend mask of one level. */
-export const blendInputName = (level: number): string => `fusion.blend.l${level}`;
+/** Graph input taking the blend mask of one self-attention layer. */
+export const blendInputName = (site: { name: string } | string): string => `blend:${typeof site === 'string' ? site : site.name}`;
 
 /** What a controlled layer looks like from the outside: enough to allocate, store and restrict its maps. */
 export interface ControlledSite {
@@ -120,7 +121,7 @@ export function fusionHooks(options: ControlOptions = {}): { hooks: AttentionHoo
         fused = g.mul(refined, weights); // [G, F, H, Q, 77]
         gate = g.mul(cond, sharedInput(g, FUSION_INPUTS.crossGate, [1])); // [G, 1, 1, 1, 1]
       } else {
-        const blend = sharedInput(g, blendInputName(site.level), [F, 1, Q, 1]); // [F, 1, Q, 1]
+        const blend = g.input(blendInputName(site), 'float32', [F, 1, Q, 1]); // [F, 1, Q, 1]
         fused = g.add(source, g.mul(blend, g.sub(p, source))); // [G, F, H, Q, K]
         gate = g.mul(cond, sharedInput(g, FUSION_INPUTS.selfGate, [1])); // [G, 1, 1, 1, 1]
       }
