@@ -145,3 +145,18 @@ describe('SIGTERM', () => {
     expect((await next.exited).code).toBe(0);
   });
 });
+
+describe('model unavailable', () => {
+  it('takes no job and exits 1 when the model folder is not a model', async () => {
+    const h = env.current;
+    const { queueUrl } = await createTestQueue(h);
+    const id = await seedJob(h, { queueUrl, input: inputs.good });
+    const w = startWorker(queueUrl, { stepMs: 10, steps: 2 }, { OCD_MODEL_DIR: inputs.dir });
+    const exit = await w.exited;
+    expect(exit.code).toBe(1);
+    const line = w.lines.find((l) => l.msg === 'model unavailable: this worker takes no jobs');
+    expect((line?.error as { message?: string } | undefined)?.message).toMatch(/has no model_index.json/);
+    expect((await getJob(h, id)).state).toBe('queued');
+  });
+});
+
