@@ -40,7 +40,17 @@ export interface VideoProbe {
   readonly codec: string;
   readonly pixFmt: string;
   readonly hasAudio: boolean;
+  /** Transfer characteristic as ffprobe names it ('bt709', 'smpte2084', 'arib-std-b67', ...); 'unknown' if untagged. */
+  readonly colorTransfer: string;
+  /**
+   * PQ or HLG transfer (phone HDR). Such clips decode without tone mapping, so their colours come out flat or
+   * clipped; callers may want to warn.
+   */
+  readonly isHdr: boolean;
 }
+
+/** Transfer characteristics of HDR video (PQ and HLG). */
+const HDR_TRANSFERS = new Set(['smpte2084', 'arib-std-b67']);
 
 interface FfprobeStream {
   codec_type?: string;
@@ -54,6 +64,7 @@ interface FfprobeStream {
   duration?: string;
   start_time?: string;
   sample_aspect_ratio?: string;
+  color_transfer?: string;
   tags?: Record<string, string>;
   // Cover art in MP4/MKV is a one-frame "video" stream flagged attached_pic; it is never the clip.
   disposition?: { attached_pic?: number };
@@ -146,6 +157,8 @@ export async function probeVideo(path: string, options: VideoToolOptions & { rol
     codec: video.codec_name ?? 'unknown',
     pixFmt: video.pix_fmt ?? 'unknown',
     hasAudio: streams.some((s) => s.codec_type === 'audio'),
+    colorTransfer: video.color_transfer ?? 'unknown',
+    isHdr: HDR_TRANSFERS.has(video.color_transfer ?? ''),
   };
 }
 

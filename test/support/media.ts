@@ -40,6 +40,8 @@ export interface TestVideoOptions {
   pattern?: TestPattern;
   /** 10-bit 4:2:0 (yuv420p10le), as phones record HEVC; h265 and vp9 only. @default false */
   tenBit?: boolean;
+  /** Tag the stream as HDR with this transfer (BT.2020 primaries and matrix); use with tenBit. @default - SDR, untagged */
+  hdrTransfer?: 'smpte2084' | 'arib-std-b67';
 }
 
 /** Luma of the 'index' pattern for source frame `index`. */
@@ -80,6 +82,7 @@ export async function makeTestVideo(path: string, options: TestVideoOptions = {}
   if (audio) args.push('-map', '1:a', '-c:a', extname(path) === '.webm' ? 'libopus' : 'aac');
   if (vfr) args.push('-fps_mode', 'vfr', '-enc_time_base', '1/1000');
   args.push(...codecArgs(codec, pixelFormat));
+  if (options.hdrTransfer) args.push('-color_primaries', 'bt2020', '-color_trc', options.hdrTransfer, '-colorspace', 'bt2020nc');
   const rotated = rotation !== 0;
   const encodedPath = rotated ? `${path}.unrotated${extname(path)}` : path;
   args.push(encodedPath);

@@ -21,6 +21,7 @@ beforeAll(async () => {
     makeTestVideo(file('rot270.mov'), { width: 96, height: 64, rotation: 270 }),
     makeTestVideo(file('rot180.mp4'), { width: 96, height: 64, rotation: 180 }),
     makeTestVideo(file('vfr.mp4'), { vfr: true, frames: 8 }),
+    makeTestVideo(file('hlg.mp4'), { codec: 'h265', tenBit: true, hdrTransfer: 'arib-std-b67', frames: 2 }),
   ]);
 });
 
@@ -61,6 +62,11 @@ describe('probeVideo', () => {
     const expected = [0, 0.125, 0.25, 0.375, 0.5, 0.5625, 0.625, 0.6875];
     expect(times).toHaveLength(expected.length);
     times.forEach((time, i) => expect(Math.abs(time - expected[i]), `frame ${i}`).toBeLessThanOrEqual(0.0005 + 1e-9));
+  });
+
+  it('flags HDR (HLG) clips and leaves SDR ones unflagged', async () => {
+    expect(await probeVideo(file('hlg.mp4'))).toMatchObject({ colorTransfer: 'arib-std-b67', isHdr: true, pixFmt: 'yuv420p10le' });
+    expect(await probeVideo(join(CLIPS_DIR, 'car-turn.mp4'))).toMatchObject({ colorTransfer: 'bt709', isHdr: false });
   });
 
   it('maps a failure of a mask file to mask_unreadable', async () => {
