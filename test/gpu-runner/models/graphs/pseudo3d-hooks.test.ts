@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { serializeModel, type ValueRef } from '../../../../gpu-runner/graph/index.ts';
 import { loadUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
 import type { AttentionSite } from '../../../../gpu-runner/models/unet/hooks.ts';
+import { tomeHooks } from '../../../../gpu-runner/models/unet/tome.ts';
 import { buildUNetGraph, type UNetGraphOptions } from '../../../../gpu-runner/models/unet/unet.ts';
 import { SafetensorsWeightSource } from '../../../../gpu-runner/models/weights.ts';
 import { REFERENCE_MODEL_DIR } from '../../../support/paths.ts';
@@ -63,6 +64,19 @@ describe('pseudo-3D UNet (frames option)', () => {
     const a = await run(mixed, F, { frames: F, attention: 'fused' });
     const b = await run(mixed, F, { frames: F, attention: 'explicit' });
     expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(1e-4);
+  });
+});
+
+describe('token merging with cross-frame attention', () => {
+  it('merges per frame at a cross-frame level (keys = the middle frame\'s merged tokens)', async () => {
+    const sample = frames(2 * F, 4);
+    const plain = await run(sample, 2 * F, { frames: F });
+    const merged = await run(sample, 2 * F, { frames: F, hooks: tomeHooks({ ratio: [0, 0.5] }) });
+    expect(merged.length).toBe(plain.length);
+    expect(merged.every(Number.isFinite)).toBe(true);
+    const diff = maxAbsDiff(merged, plain);
+    expect(diff).toBeGreaterThan(1e-4); // merging changed the level-1 attention
+    expect(diff).toBeLessThan(5); // ...but the output stays of the same magnitude
   });
 });
 
