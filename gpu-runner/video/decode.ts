@@ -136,7 +136,8 @@ export function outputSpan(video: Pick<DecodedVideo, 'frames' | 'fps' | 'sourceT
 /**
  * Runs ffmpeg to decode the frames at `indices` (presentation order, ascending, unique) with `geometry` applied,
  * as RGB24. Shared with mask.ts.
- * @throws VideoInputError `<role>_truncated`-style errors when fewer frames arrive than requested.
+ * @throws VideoInputError when fewer frames arrive than requested: `input_truncated` (`input_unreadable` when none
+ *   arrive and ffmpeg failed) for an input, `mask_unreadable` for a mask.
  */
 export async function decodeSelectedFrames(
   path: string,
