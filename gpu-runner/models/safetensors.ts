@@ -98,10 +98,13 @@ export class SafetensorsFile {
     return this.tensors.get(name);
   }
 
-  /** The raw little-endian bytes of one tensor. */
-  readBytes(name: string): Uint8Array {
+  /** The raw little-endian bytes of one tensor (into `target` when given, which must have the exact size). */
+  readBytes(name: string, target?: Uint8Array): Uint8Array {
     const info = this.requireInfo(name);
-    const bytes = new Uint8Array(info.end - info.begin);
+    const bytes = target ?? new Uint8Array(info.end - info.begin);
+    if (bytes.length !== info.end - info.begin) {
+      throw new SafetensorsError(`${this.path}: tensor '${name}' has ${info.end - info.begin} bytes; the target buffer has ${bytes.length}`);
+    }
     let done = 0;
     while (done < bytes.length) {
       const n = readSync(this.openFd(), bytes, done, bytes.length - done, info.begin + done);
@@ -116,6 +119,12 @@ export class SafetensorsFile {
     const info = this.requireInfo(name);
     if (!FLOAT_DTYPES.includes(info.dtype)) {
       throw new SafetensorsError(`${this.path}: tensor '${name}' has dtype ${info.dtype}; expected one of ${FLOAT_DTYPES.join(', ')} to read as float32`);
+    }
+    if (info.dtype === 'F32') {
+      // Read straight into the result: no second copy of large tensors (builder peak memory).
+      const out = new Float32Array((info.end - info.begin) / 4);
+      this.readBytes(name, new Uint8Array(out.buffer));
+      return out;
     }
     return toFloat32(info.dtype, this.readBytes(name));
   }
