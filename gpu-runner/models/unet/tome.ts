@@ -36,6 +36,16 @@ export function planTensorNames(site: string): { dstTokens: string; keptTokens: 
   };
 }
 
+/** Graph input carrying a site's destination offsets (ToMeOptions.destinations 'input'). */
+export function dstOffsetsInputName(site: string): string {
+  return `${site}.tome.dst_offsets`;
+}
+
+/** Graph input carrying the object-centric saliency of one level (shared by that level's sites). */
+export function saliencyInputName(level: number): string {
+  return `tome.saliency.l${level}`;
+}
+
 /** [dim0 of x, ...rest] as an int64 shape tensor. */
 function batchShape(g: GraphBuilder, x: ValueRef, rest: number[]): ValueRef {
   return g.concat([g.slice(g.shape(x), [0], [1], [0]), g.constInt64(rest)], 0);
@@ -206,7 +216,7 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
         };
       } else {
         const offsets = options.destinations === 'input'
-          ? g.input(`${site.name}.tome.dst_offsets`, 'int64', ['tome_batch', cells])
+          ? g.input(dstOffsetsInputName(site.name), 'int64', ['tome_batch', cells])
           : g.constInt64(new Array(cells).fill(0), [1, cells]);
         const partition = partitionFromOffsets(g, offsets, site.height, site.width, sx, sy);
         const adjustScores = options.objectCentric ? saliencyPenalty(g, site, options.objectCentric.beta) : undefined;
@@ -229,7 +239,7 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
 
 /** scores [B, Nsrc] - beta · saliency[src] with saliency from the level's input [1 or B, h·w]. */
 function saliencyPenalty(g: GraphBuilder, site: AttentionSite, beta: number): (scores: ValueRef, srcTokens: ValueRef) => ValueRef {
-  const name = `tome.saliency.l${site.level}`;
+  const name = saliencyInputName(site.level);
   const saliency = g.hasInput(name) ? { name } : g.input(name, 'float32', ['tome_batch', site.height * site.width]);
   return (scores, srcTokens) => {
     const full = g.expand(saliency, g.concat([g.slice(g.shape(srcTokens), [0], [1], [0]), g.constInt64([site.height * site.width])], 0)); // [B, N]
