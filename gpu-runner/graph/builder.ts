@@ -147,7 +147,7 @@ export class GraphBuilder {
     }
     if (this.weightStorage === 'float16') {
       const stored = `${name}.fp16`;
-      this.addInitializer(stored, 'float16', dims, values ? toFloat16(values) : undefined);
+      this.addInitializer(stored, 'float16', dims, values && this.keepInitializers ? toFloat16(values) : undefined);
       return this.op1('Cast', [{ name: stored }], { to: int(1) }, name);
     }
     this.addInitializer(name, 'float32', dims, values);
