@@ -3,6 +3,7 @@ import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -63,6 +64,18 @@ export class QueueDepthScaling extends Construct {
       scalableDimension: 'ecs:service:DesiredCount',
       minCapacity: 0,
       maxCapacity: props.maxTasks,
+      // ECS scaling runs under Application Auto Scaling's service-linked role (created on first use), as CDK's own
+      // ECS scaling does; a new role of ours would carry no permissions.
+      role: iam.Role.fromRoleArn(
+        this,
+        'ServiceLinkedRole',
+        Stack.of(this).formatArn({
+          region: '',
+          service: 'iam',
+          resource: 'role/aws-service-role/ecs.application-autoscaling.amazonaws.com',
+          resourceName: 'AWSServiceRoleForApplicationAutoScaling_ECSService',
+        }),
+      ),
     });
 
     const period = Duration.minutes(1);

@@ -262,6 +262,7 @@ describe('queue-driven scaling', () => {
       MaxCapacity: 4,
       ScalableDimension: 'ecs:service:DesiredCount',
       ServiceNamespace: 'ecs',
+      RoleARN: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('AWSServiceRoleForApplicationAutoScaling_ECSService')])] }),
     });
   });
 
