@@ -1,0 +1,74 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { parseBlendWords, requestFromArgs, run } from '../../cli/commands/edit.ts';
+import { CLIPS_DIR } from '../support/paths.ts';
+import { ENGINE_TEST_CACHE } from '../gpu-runner/engine/support/model.ts';
+
+const out = mkdtempSync(join(tmpdir(), 'ocd-edit-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const manifest = JSON.parse(readFileSync(resolve(CLIPS_DIR, 'manifest.json'), 'utf8')) as { id: string; file: string; source_prompt: string; edits: { target_prompt: string }[] }[];
+
+function probeFrames(path: string): { codec: string; frames: number; pixFmt: string } {
+  const [codec, pixFmt, frames] = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,nb_read_frames', '-of', 'csv=p=0', path], { encoding: 'utf8' }).trim().split(',');
+  return { codec, pixFmt, frames: Number(frames) };
+}
+
+describe('ocd edit argument handling', () => {
+  it('parses blend words with and without a target side', () => {
+    expect(parseBlendWords('silver,jeep:Porsche,car')).toEqual({ source: ['silver', 'jeep'], target: ['Porsche', 'car'] });
+    expect(parseBlendWords('bear')).toEqual({ source: ['bear'], target: ['bear'] });
+    expect(() => parseBlendWords(':')).toThrow(/SRC\[:TGT\]/);
+  });
+
+  it('maps flags and --set overrides onto the edit request', () => {
+    const request = requestFromArgs({ source: 'a bear', target: 'a tiger', preset: 'optimized', steps: '12', guidance: '5', frames: '4', seed: '3', set: ['ocd.gamma=0.6', 'tome.ratio=[0.75,0.5]'] });
+    expect(request).toMatchObject({ preset: 'optimized', seed: 3, frames: { count: 4 }, sampler: { steps: 12, guidance: 5 }, ocd: { gamma: 0.6 }, tome: { ratio: [0.75, 0.5] } });
+  });
+
+  it('rejects bad values with the field and the rule', () => {
+    expect(() => requestFromArgs({ source: 'a', target: 'b', set: ['ocd.gamma=2'] })).toThrow(/ocd.gamma/);
+    expect(() => requestFromArgs({ source: 'a', target: 'b', steps: 'many' })).toThrow(/--steps must be a whole number/);
+    expect(() => requestFromArgs({ target: 'b' })).toThrow(/--source and --target are required/);
+  });
+});
+
+describe('ocd edit end to end (tiny bundle)', () => {
+  const cases = (['ocd', 'optimized', 'fatezero'] as const).map((preset, i) => ({ preset, clip: manifest[i] }));
+
+  it.each(cases)('$preset on $clip.id: writes a playable H.264 output, a preview and report.json', async ({ preset, clip }) => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const target = join(out, `${clip.id}-${preset}.mp4`);
+    const code = await run([
+      resolve(CLIPS_DIR, clip.file), '--source', clip.source_prompt, '--target', clip.edits[0].target_prompt,
+      '--preset', preset, '--frames', '2', '--steps', '2', '--out', target, '--cache-dir', ENGINE_TEST_CACHE,
+    ]);
+    const printed = log.mock.calls.map((c) => String(c[0])).join('\n');
+    log.mockRestore();
+    expect(code).toBe(0);
+    expect(probeFrames(target)).toEqual({ codec: 'h264', pixFmt: 'yuv420p', frames: 2 });
+    const files = join(out, `${clip.id}-${preset}.files`);
+    expect(existsSync(join(files, 'preview.mp4'))).toBe(true);
+    const report = JSON.parse(readFileSync(join(files, 'report.json'), 'utf8'));
+    expect(report.preset).toBe(preset);
+    expect(report.unetCalls).toBeGreaterThan(0);
+    expect(printed).toMatch(/inversion\s+\d+\.\d+ s/);
+  });
+
+  it.each([
+    { name: 'a zero-byte file', content: '', code: 'input_empty' },
+    { name: 'a text file', content: 'not a video at all', code: 'input_unreadable' },
+  ])('rejects $name with its error code and exit status 1', async ({ content, code }) => {
+    const bad = join(out, `bad-${code}.mp4`);
+    writeFileSync(bad, content);
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const status = await run([bad, '--source', 'a', '--target', 'b', '--out', join(out, 'never.mp4'), '--cache-dir', ENGINE_TEST_CACHE]);
+    const printed = err.mock.calls.map((c) => String(c[0])).join('\n');
+    err.mockRestore();
+    expect(status).toBe(1);
+    expect(printed).toContain(`[${code}]`);
+  });
+});
