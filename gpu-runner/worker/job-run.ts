@@ -82,6 +82,8 @@ export class JobRun {
   private cancelCheckRunning = false;
   private lastCancelCheckAt = 0;
   private frames: number | undefined;
+  /** The engine's own stage times (seconds), finer than what its progress ticks show. */
+  private engineStages: Record<string, number> | undefined;
   /** Set once the run has reached its end: late heartbeat or cancel-check answers are ignored. */
   private finished = false;
 
@@ -153,7 +155,7 @@ export class JobRun {
           frames: this.frames,
           queueWaitMs: Math.max(0, this.claimedAt - Date.parse(job.createdAt)),
           runMs: Date.now() - this.claimedAt,
-          stageMs: this.timer.totals,
+          stageMs: Object.fromEntries(Object.entries(this.stageSeconds()).map(([stage, s]) => [stage, s * 1000])),
           attempt: job.attempt,
         }),
       );
@@ -187,6 +189,7 @@ export class JobRun {
       onProgress: (tick) => this.onEngineProgress(tick),
     });
     this.frames = framesOf(result.report);
+    this.engineStages = engineStageSeconds(result.report);
 
     this.enterStage('upload');
     this.throwIfStopped();
@@ -199,7 +202,7 @@ export class JobRun {
     this.throwIfStopped();
     await this.progress.settle();
     this.timer.stop();
-    const stored = await deps.jobs.markSucceeded(job.id, job.attempt, keys, timingsInSeconds(this.timer.totals));
+    const stored = await deps.jobs.markSucceeded(job.id, job.attempt, keys, this.stageSeconds());
     if (!stored) {
       this.controller.abort('lost');
       throw new Error('the job changed hands before it could be marked succeeded');
@@ -255,6 +258,17 @@ export class JobRun {
     this.notify('edit.failed', { state: 'failed', error: { code, message } });
     if (!options.keepMessage) await this.deps.queue.delete(this.message);
     return { outcome: 'failed', errorCode: code };
+  }
+
+  /**
+   * Seconds per stage: the worker's own (download, upload) plus the engine's report when it has stage times,
+   * else what the engine's progress ticks showed.
+   */
+  private stageSeconds(): Record<string, number> {
+    const measured = timingsInSeconds(this.timer.totals);
+    if (!this.engineStages) return measured;
+    const own = Object.fromEntries(Object.entries(measured).filter(([stage]) => stage === 'download' || stage === 'upload'));
+    return { ...own, ...this.engineStages };
   }
 
   private onEngineProgress(tick: EngineProgress): void {
@@ -352,4 +366,16 @@ function framesOf(report: unknown): number | undefined {
     }
   }
   return undefined;
+}
+
+/** The report's stage names (camelCase) as the job record names them (shared/job.ts JOB_STAGES). */
+const REPORT_STAGE_NAMES: Readonly<Record<string, string>> = { vaeEncode: 'vae_encode', vaeDecode: 'vae_decode' };
+
+/** `report.stages` (seconds per stage), when the engine's report has it. */
+export function engineStageSeconds(report: unknown): Record<string, number> | undefined {
+  const stages = (report as { stages?: unknown } | undefined)?.stages;
+  if (!stages || typeof stages !== 'object') return undefined;
+  const entries = Object.entries(stages).filter((entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] >= 0);
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.map(([stage, s]) => [REPORT_STAGE_NAMES[stage] ?? stage, Math.round(s * 1000) / 1000]));
 }

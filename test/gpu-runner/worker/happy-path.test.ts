@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyBundle } from '../../../gpu-runner/models/bundle/tiny.ts';
+import { JOB_STAGES } from '../../../shared/job.ts';
 import { jobOutputKey } from '../../../shared/s3-keys.ts';
 import { useEmulators } from '../../support/emulators.ts';
 import { CLIP_BPE_GZ, CLIPS_DIR } from '../../support/paths.ts';
@@ -123,8 +124,18 @@ describe('happy path with the real engine and the tiny bundle', () => {
     expect(typeof (report.model as { identity: string }).identity).toBe('string');
     expect(report).toHaveProperty('mask');
 
+    // One EMF record for the job on the worker's stdout.
+    const metrics = worker.lines.filter((l) => l.jobId === id && l._aws !== undefined);
+    expect(metrics).toHaveLength(1);
+    expect(metrics[0]).toMatchObject({ Outcome: 'succeeded', Preset: 'ocd', Frames: clip.frames });
+    for (const stage of JOB_STAGES) expect(typeof metrics[0][`Stage_${stage}`]).toBe('number');
+    expect(metrics[0].Stage_edit).toBeGreaterThan(0);
+    if (process.env.OCD_PRINT_WORKER_METRICS) console.log(JSON.stringify(metrics[0]));
+
     expect(job.progress?.fraction).toBe(1);
-    expect(Object.keys(job.timings)).toEqual(expect.arrayContaining(['download', 'inversion', 'edit', 'upload']));
+    // Every stage of the shared stage list has a time on the job record (seconds).
+    expect(Object.keys(job.timings)).toEqual(expect.arrayContaining([...JOB_STAGES]));
+    expect(job.timings.edit).toBeGreaterThan(0);
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
   });
