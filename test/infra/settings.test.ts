@@ -6,7 +6,8 @@ import { GpuWorkers } from '../../infra/lib/gpu-workers.ts';
 import { JobQueue } from '../../infra/lib/job-queue.ts';
 import { JobsTable } from '../../infra/lib/jobs-table.ts';
 import { MediaBucket } from '../../infra/lib/media-bucket.ts';
-import { renderForNag } from '../../infra/lib/nag.ts';
+import { acknowledgeNagRule, renderForNag } from '../../infra/lib/nag.ts';
+import { EditApi } from '../../infra/lib/edit-api.ts';
 import { QueueDepthScaling } from '../../infra/lib/queue-depth-scaling.ts';
 import { parseS3Uri } from '../../infra/lib/s3-uri.ts';
 import { DEFAULT_SETTINGS, settingsFromContext } from '../../infra/lib/settings.ts';
@@ -85,6 +86,15 @@ describe('parseS3Uri', () => {
   });
 });
 
+describe('acknowledgeNagRule', () => {
+  it('fails on a malformed rule id or a reason nobody can check', () => {
+    const stack = new Stack(new App(), 'Nag');
+    expect(() => acknowledgeNagRule(stack, 'S1', 'a long enough reason for the test')).toThrow(/'S1' is not an AwsSolutions rule id/);
+    expect(() => acknowledgeNagRule(stack, 'AwsSolutions-S1', 'because')).toThrow(/write a sentence a reviewer can check/);
+    expect(() => acknowledgeNagRule(stack, 'AwsSolutions-IAM5[Resource::*]', 'a long enough reason for the test')).not.toThrow();
+  });
+});
+
 describe('renderForNag', () => {
   it('renders references the way cdk-nag names them', () => {
     expect(renderForNag({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['Bucket1', 'Arn'] }, '/uploads/*']] })).toBe('<Bucket1.Arn>/uploads/*');
@@ -123,6 +133,15 @@ describe('construct validation', () => {
     expect(() => new MediaBucket(stack, 'M', { artifactRetentionDays: 0 })).toThrow(/artifactRetentionDays is 0; it must be a whole number of days, at least 1/);
     expect(() => new JobQueue(stack, 'Q', { maxReceiveCount: 0 })).toThrow(/maxReceiveCount is 0; SQS allows a whole number from 1 to 1000/);
     const queue = new JobQueue(stack, 'Q2');
+    const apiProps = {
+      bucket: new MediaBucket(stack, 'M2').bucket,
+      table: new JobsTable(stack, 'T').table,
+      queue: queue.queue,
+      entry: 'unused.ts',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: 'unused.json',
+    };
+    expect(() => new EditApi(stack, 'Api', { ...apiProps, maxUploadBytes: 0 })).toThrow(/maxUploadBytes is 0; it must be a whole number of bytes from 1 to 5 GiB/);
     expect(
       () =>
         new ServiceAlarms(stack, 'A', {
