@@ -1,6 +1,8 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GpuWorkers } from '../../infra/lib/gpu-workers.ts';
 import { JobQueue } from '../../infra/lib/job-queue.ts';
@@ -15,6 +17,25 @@ import { ServiceAlarms } from '../../infra/lib/service-alarms.ts';
 import { cdkJsonContext, REPO_ROOT } from './support/synth.ts';
 
 const fromContext = (context: Record<string, unknown>, account?: string) => settingsFromContext((key) => context[key], account);
+
+describe('cdk.json', () => {
+  const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as Record<string, unknown> & { context: Record<string, unknown> };
+
+  it('runs the app with tsx, with notices and version reporting off', () => {
+    expect(cdkJson.app).toBe('npx tsx infra/bin/app.ts');
+    expect(cdkJson.notices).toBe(false);
+    expect(cdkJson.versionReporting).toBe(false);
+  });
+
+  it('turns validator findings into synth errors, emits launch templates and fixes the zones', () => {
+    expect(cdkJson.context).toMatchObject({
+      '@aws-cdk/core:validateAgainstDefaultRules': true,
+      '@aws-cdk/aws-autoscaling:generateLaunchTemplateInsteadOfLaunchConfig': true,
+      'ocd:region': 'us-east-1',
+      'ocd:availabilityZones': ['us-east-1a', 'us-east-1b'],
+    });
+  });
+});
 
 describe('settingsFromContext', () => {
   it('reads cdk.json: region us-east-1 with two fixed zones, and the documented defaults', () => {
