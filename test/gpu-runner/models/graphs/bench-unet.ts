@@ -36,6 +36,7 @@ const config = values.model === 'sd15' ? parseUNetConfig(SD15_UNET_CONFIG) : loa
 const attention = values.attention as 'fused' | 'explicit';
 const dir = mkdtempSync(join(tmpdir(), 'bench-unet-'));
 const seconds = (t0: number) => ((performance.now() - t0) / 1000).toFixed(2);
+const threads = Number(values.threads);
 
 let t0 = performance.now();
 let path = values.path;
@@ -56,7 +57,7 @@ async function matMulYardstick(): Promise<number> {
   const a = g.input('a', 'float32', [2048, 2048]);
   const b = g.input('b', 'float32', [2048, 2048]);
   g.output(g.matMul(a, b), 'c', 'float32');
-  const s = await ort.InferenceSession.create(serializeModel(g.build()));
+  const s = await ort.InferenceSession.create(serializeModel(g.build()), threads > 0 ? { intraOpNumThreads: threads } : {});
   const m = new ort.Tensor('float32', new Float32Array(2048 * 2048).fill(0.5), [2048, 2048]);
   await s.run({ a: m, b: m });
   const ts: number[] = [];
@@ -68,7 +69,6 @@ async function matMulYardstick(): Promise<number> {
 console.log(`matmul 2048^3: ${(await matMulYardstick()).toFixed(0)} GFLOP/s (before)`);
 
 t0 = performance.now();
-const threads = Number(values.threads);
 const session = await ort.InferenceSession.create(path, { ...(threads > 0 ? { intraOpNumThreads: threads } : {}), enableProfiling: values.profile, profileFilePrefix: join(dir, 'profile') });
 console.log(`session ${seconds(t0)} s`);
 const batch = frames;
