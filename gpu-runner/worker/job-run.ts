@@ -126,7 +126,7 @@ export class JobRun {
     const deadline = setTimeout(() => this.stop('timeout'), settings.jobDeadlineSeconds * 1000);
     // The message came with the queue's default visibility: stretch it to ours before anything slow.
     await this.heartbeat();
-    this.notify('edit.started', { state: 'running', attempt: job.attempt });
+    if (!signal.aborted) this.notify('edit.started', { state: 'running', attempt: job.attempt });
     let outcome: JobOutcome | 'lost' = 'retrying';
     let errorCode: string | undefined;
     let workDir: string | undefined;
