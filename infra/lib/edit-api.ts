@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, SecretValue } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -124,7 +124,7 @@ export class EditApi extends Construct {
         OCD_BUCKET: props.bucket.bucketName,
         OCD_TABLE: props.table.tableName,
         OCD_QUEUE_URL: props.queue.queueUrl,
-        OCD_REGION: props.bucket.env.region,
+        OCD_REGION: Stack.of(this).region,
         OCD_API_KEYS_SECRET_ARN: this.apiKeysSecret.secretArn,
         OCD_MAX_UPLOAD_BYTES: String(maxUploadBytes),
         OCD_JOB_TTL_DAYS: String(props.jobTtlDays ?? 7),
