@@ -218,6 +218,9 @@ export class GpuWorkers extends Construct {
       capacityProviderStrategies: [{ capacityProvider: this.capacityProvider.capacityProviderName, weight: 1 }],
       circuitBreaker: { rollback: true },
     });
+    // The strategy names a capacity provider that must already be associated with the cluster; without this
+    // dependency CloudFormation may create the service first and fail.
+    this.service.node.addDependency(this.cluster);
 
     this.grantRunnerAccess(props);
     acknowledgeNagRule(

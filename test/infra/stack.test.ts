@@ -203,6 +203,10 @@ describe('GPU workers', () => {
       DesiredCount: 0,
       CapacityProviderStrategy: [Match.objectLike({ CapacityProvider: Match.anyValue() })],
     });
+    // Created only after the capacity provider is associated with the cluster.
+    const [associationId] = only('AWS::ECS::ClusterCapacityProviderAssociations');
+    const [, service] = only('AWS::ECS::Service');
+    expect((service as unknown as { DependsOn: string[] }).DependsOn).toContain(associationId);
   });
 
   it('run tasks with exactly one GPU, the model cache volume, a health check and a stop timeout above the grace period', () => {
