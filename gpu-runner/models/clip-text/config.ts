@@ -33,22 +33,43 @@ export function loadCLIPTextConfig(path: string): CLIPTextConfig {
   return parseCLIPTextConfig(JSON.parse(readFileSync(path, 'utf8')), path);
 }
 
-/** Compares the config with weight shapes (header only); fails with file + tensor + expected vs found. */
-export function checkCLIPTextConfigAgainstWeights(config: CLIPTextConfig, weights: WeightSource): void {
-  const c = config.hidden_size;
-  const last = config.num_hidden_layers - 1;
-  const expectations: [string, number[], string][] = [
-    ['text_model.embeddings.token_embedding.weight', [config.vocab_size, c], 'vocab_size, hidden_size'],
-    ['text_model.embeddings.position_embedding.weight', [config.max_position_embeddings, c], 'max_position_embeddings'],
-    [`text_model.encoder.layers.${last}.mlp.fc1.weight`, [config.intermediate_size, c], 'num_hidden_layers, intermediate_size'],
-  ];
-  for (const [name, shape, why] of expectations) {
-    const found = weights.shape(name);
-    if (!found || found.join(',') !== shape.join(',')) {
-      throw new Error(`${weights.origin}: tensor ${name} has shape ${found ? `[${found.join(', ')}]` : 'absent'} but config.json (${why}) expects [${shape.join(', ')}].`);
-    }
+/** CLIP text config keys read off the weight shapes (header only), with the tensor that decided each. */
+export interface DetectedCLIPTextConfig {
+  readonly values: Partial<Pick<CLIPTextConfig, 'vocab_size' | 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'max_position_embeddings'>>;
+  readonly evidence: Record<string, string>;
+}
+
+/** Reads CLIPTextModel's sizes from weight shapes: vocabulary, width, MLP width, layers, positions. */
+export function detectCLIPTextConfigFromWeights(weights: WeightSource, prefix = ''): DetectedCLIPTextConfig {
+  const values: Record<string, unknown> = {};
+  const evidence: Record<string, string> = {};
+  const found = (key: string, value: unknown, tensor: string) => { values[key] = value; evidence[key] = tensor; };
+  const shape = (name: string) => weights.shape(prefix + name);
+  const tokens = shape('text_model.embeddings.token_embedding.weight');
+  if (tokens) {
+    found('vocab_size', tokens[0], 'text_model.embeddings.token_embedding.weight');
+    found('hidden_size', tokens[1], 'text_model.embeddings.token_embedding.weight');
   }
-  if (weights.has(`text_model.encoder.layers.${config.num_hidden_layers}.mlp.fc1.weight`)) {
-    throw new Error(`${weights.origin}: holds more than num_hidden_layers = ${config.num_hidden_layers} layers; the config does not belong to these weights.`);
+  const positions = shape('text_model.embeddings.position_embedding.weight');
+  if (positions) found('max_position_embeddings', positions[0], 'text_model.embeddings.position_embedding.weight');
+  const fc1 = shape('text_model.encoder.layers.0.mlp.fc1.weight');
+  if (fc1) found('intermediate_size', fc1[0], 'text_model.encoder.layers.0.mlp.fc1.weight');
+  let layers = 0;
+  while (weights.has(`${prefix}text_model.encoder.layers.${layers}.mlp.fc1.weight`)) layers++;
+  if (layers) found('num_hidden_layers', layers, 'text_model.encoder.layers.*.mlp.fc1.weight');
+  return { values: values as DetectedCLIPTextConfig['values'], evidence };
+}
+
+/** Compares config.json with the weight shapes; fails with file, key, config value, tensor and found value. */
+export function checkCLIPTextConfigAgainstWeights(config: CLIPTextConfig, weights: WeightSource, prefix = ''): void {
+  const detected = detectCLIPTextConfigFromWeights(weights, prefix);
+  if (detected.values.hidden_size === undefined) {
+    throw new Error(`${weights.origin}: no tensor ${prefix}text_model.embeddings.token_embedding.weight; this is not a transformers CLIPTextModel weight file.`);
+  }
+  for (const [key, found] of Object.entries(detected.values)) {
+    const configured = (config as Record<string, unknown>)[key];
+    if (configured !== found) {
+      throw new Error(`${weights.origin}: config.json says ${key} = ${JSON.stringify(configured)} but tensor ${prefix}${detected.evidence[key]} says ${JSON.stringify(found)}; the config does not belong to these weights.`);
+    }
   }
 }

@@ -39,21 +39,45 @@ export function loadVAEConfig(path: string): VAEConfig {
   return parseVAEConfig(JSON.parse(readFileSync(path, 'utf8')), path);
 }
 
-/** Compares the config with weight shapes (header only); fails with file + tensor + expected vs found. */
-export function checkVAEConfigAgainstWeights(config: VAEConfig, weights: WeightSource): void {
-  const boc = config.block_out_channels;
-  const last = boc[boc.length - 1];
-  const expectations: [string, number[], string][] = [
-    ['encoder.conv_in.weight', [boc[0], config.in_channels, 3, 3], 'in_channels, block_out_channels[0]'],
-    ['encoder.conv_out.weight', [2 * config.latent_channels, last, 3, 3], 'latent_channels, block_out_channels[-1]'],
-    ['decoder.conv_in.weight', [last, config.latent_channels, 3, 3], 'latent_channels'],
-    ['decoder.conv_out.weight', [config.out_channels, boc[0], 3, 3], 'out_channels'],
-    ['quant_conv.weight', [2 * config.latent_channels, 2 * config.latent_channels, 1, 1], 'latent_channels'],
-  ];
-  for (const [name, shape, why] of expectations) {
-    const found = weights.shape(name);
-    if (!found || found.join(',') !== shape.join(',')) {
-      throw new Error(`${weights.origin}: tensor ${name} has shape ${found ? `[${found.join(', ')}]` : 'absent'} but config.json (${why}) expects [${shape.join(', ')}].`);
+/** VAE config keys read off the weight shapes (header only), with the tensor that decided each. */
+export interface DetectedVAEConfig {
+  readonly values: Partial<Pick<VAEConfig, 'in_channels' | 'out_channels' | 'block_out_channels' | 'layers_per_block' | 'latent_channels'>>;
+  readonly evidence: Record<string, string>;
+}
+
+/** Reads AutoencoderKL's structure from weight shapes: channels per block, layers, latent and image channels. */
+export function detectVAEConfigFromWeights(weights: WeightSource, prefix = ''): DetectedVAEConfig {
+  const values: Record<string, unknown> = {};
+  const evidence: Record<string, string> = {};
+  const found = (key: string, value: unknown, tensor: string) => { values[key] = value; evidence[key] = tensor; };
+  const shape = (name: string) => weights.shape(prefix + name);
+  const convIn = shape('encoder.conv_in.weight');
+  if (convIn) found('in_channels', convIn[1], 'encoder.conv_in.weight');
+  const convOut = shape('decoder.conv_out.weight');
+  if (convOut) found('out_channels', convOut[0], 'decoder.conv_out.weight');
+  const decIn = shape('decoder.conv_in.weight');
+  if (decIn) found('latent_channels', decIn[1], 'decoder.conv_in.weight');
+  const boc: number[] = [];
+  while (shape(`encoder.down_blocks.${boc.length}.resnets.0.conv1.weight`)) boc.push(shape(`encoder.down_blocks.${boc.length}.resnets.0.conv1.weight`)![0]);
+  if (boc.length) {
+    found('block_out_channels', boc, 'encoder.down_blocks.*.resnets.0.conv1.weight');
+    let layers = 0;
+    while (weights.has(`${prefix}encoder.down_blocks.0.resnets.${layers}.conv1.weight`)) layers++;
+    found('layers_per_block', layers, 'encoder.down_blocks.0.resnets.*.conv1.weight');
+  }
+  return { values: values as DetectedVAEConfig['values'], evidence };
+}
+
+/** Compares config.json with the weight shapes; fails with file, key, config value, tensor and found value. */
+export function checkVAEConfigAgainstWeights(config: VAEConfig, weights: WeightSource, prefix = ''): void {
+  const detected = detectVAEConfigFromWeights(weights, prefix);
+  if (!detected.values.block_out_channels) {
+    throw new Error(`${weights.origin}: no tensor ${prefix}encoder.down_blocks.0.resnets.0.conv1.weight; this is not a diffusers AutoencoderKL weight file.`);
+  }
+  for (const [key, found] of Object.entries(detected.values)) {
+    const configured = (config as Record<string, unknown>)[key];
+    if (JSON.stringify(configured) !== JSON.stringify(found)) {
+      throw new Error(`${weights.origin}: config.json says ${key} = ${JSON.stringify(configured)} but tensor ${prefix}${detected.evidence[key]} says ${JSON.stringify(found)}; the config does not belong to these weights.`);
     }
   }
 }

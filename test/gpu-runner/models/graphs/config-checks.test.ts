@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../../../gpu-runner/graph/index.ts';
-import { checkCLIPTextConfigAgainstWeights, loadCLIPTextConfig } from '../../../../gpu-runner/models/clip-text/config.ts';
+import { checkCLIPTextConfigAgainstWeights, detectCLIPTextConfigFromWeights, loadCLIPTextConfig, parseCLIPTextConfig } from '../../../../gpu-runner/models/clip-text/config.ts';
 import { checkUNetConfigAgainstWeights, detectUNetConfigFromWeights, loadUNetConfig, parseUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
 import { buildUNetGraph } from '../../../../gpu-runner/models/unet/unet.ts';
-import { checkVAEConfigAgainstWeights, loadVAEConfig, parseVAEConfig } from '../../../../gpu-runner/models/vae/config.ts';
+import { checkVAEConfigAgainstWeights, detectVAEConfigFromWeights, loadVAEConfig, parseVAEConfig } from '../../../../gpu-runner/models/vae/config.ts';
 import { buildVAEDecoderGraph } from '../../../../gpu-runner/models/vae/vae.ts';
 import { RecordingRandomWeightSource, SafetensorsWeightSource } from '../../../../gpu-runner/models/weights.ts';
 import { REFERENCE_MODEL_DIR } from '../../../support/paths.ts';
@@ -61,6 +61,30 @@ describe('detectUNetConfigFromWeights', () => {
       cross_attention_dim: 32, use_linear_projection: false, down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
       up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'], transformer_layers_per_block: 1,
     });
+  });
+});
+
+describe('VAE and CLIP text configs against weights', () => {
+  const vaeConfigPath = join(REFERENCE_MODEL_DIR, 'vae/config.json');
+  const vaeJson = JSON.parse(readFileSync(vaeConfigPath, 'utf8')) as Record<string, unknown>;
+  const vaeWeights = new SafetensorsWeightSource(join(REFERENCE_MODEL_DIR, 'vae/diffusion_pytorch_model.safetensors'));
+  const clipPath = join(REFERENCE_MODEL_DIR, 'text_encoder/config.json');
+  const clipJson = JSON.parse(readFileSync(clipPath, 'utf8')) as Record<string, unknown>;
+  const clipWeights = new SafetensorsWeightSource(join(REFERENCE_MODEL_DIR, 'text_encoder/model.safetensors'));
+
+  it('detects the tiny VAE and text encoder', () => {
+    expect(detectVAEConfigFromWeights(vaeWeights).values).toEqual({ in_channels: 3, out_channels: 3, latent_channels: 4, block_out_channels: [32, 64], layers_per_block: 2 });
+    expect(detectCLIPTextConfigFromWeights(clipWeights).values).toEqual({ vocab_size: 49408, hidden_size: 32, max_position_embeddings: 77, intermediate_size: 37, num_hidden_layers: 5 });
+  });
+
+  it('fails when the VAE config disagrees, naming key, tensor and both values', () => {
+    expect(() => checkVAEConfigAgainstWeights(parseVAEConfig({ ...vaeJson, latent_channels: 8 }), vaeWeights)).toThrow(/latent_channels = 8 but tensor decoder\.conv_in\.weight says 4/);
+    expect(() => checkVAEConfigAgainstWeights(parseVAEConfig({ ...vaeJson, layers_per_block: 1 }), vaeWeights)).toThrow(/layers_per_block = 1 .* says 2/);
+  });
+
+  it('fails when the text encoder config disagrees', () => {
+    expect(() => checkCLIPTextConfigAgainstWeights(parseCLIPTextConfig({ ...clipJson, num_hidden_layers: 12 }), clipWeights)).toThrow(/num_hidden_layers = 12 but tensor text_model\.encoder\.layers\.\*\.mlp\.fc1\.weight says 5/);
+    expect(() => checkCLIPTextConfigAgainstWeights(parseCLIPTextConfig({ ...clipJson, hidden_size: 64, num_attention_heads: 4 }), clipWeights)).toThrow(/hidden_size = 64 .* says 32/);
   });
 });
 
