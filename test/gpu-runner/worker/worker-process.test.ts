@@ -6,11 +6,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { encodeQueueMessage } from '../../../shared/queue-message.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobOutputKey } from '../../../shared/s3-keys.ts';
 import { useEmulators } from '../../support/emulators.ts';
 import { makeTestInputs, type TestInputs } from './support/clips.ts';
-import { createTestQueue, getJob, seedJob, waitFor, waitForState } from './support/jobs.ts';
+import { createTestQueue, getJob, jobStore, seedJob, waitFor, waitForState } from './support/jobs.ts';
 import { killAllWorkers, spawnWorker, waitForLine, type WorkerProcess } from './support/processes.ts';
 
 const env = useEmulators();
@@ -157,6 +159,22 @@ describe('model unavailable', () => {
     const line = w.lines.find((l) => l.msg === 'model unavailable: this worker takes no jobs');
     expect((line?.error as { message?: string } | undefined)?.message).toMatch(/has no model_index.json/);
     expect((await getJob(h, id)).state).toBe('queued');
+  });
+});
+
+describe('dead letters', () => {
+  it('an idle worker fails a job whose worker died on the last receive (message already in the DLQ)', async () => {
+    const h = env.current;
+    const { queueUrl, dlqUrl } = await createTestQueue(h);
+    const id = await seedJob(h, { queueUrl, input: inputs.good, noMessage: true });
+    await jobStore(h).claim(id, 0, 'dead-worker');
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: encodeQueueMessage(id) }));
+    const w = startWorker(queueUrl, { stepMs: 10, steps: 2 });
+    const job = await waitForState(h, id, ['failed'], 30_000);
+    expect(job.error?.code).toBe('internal');
+    expect(w.lines.some((l) => l.msg === 'failed a job whose message is in the dead-letter queue' && l.jobId === id)).toBe(true);
+    w.child.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
   });
 });
 
