@@ -100,6 +100,19 @@ describe('building and saving', () => {
     expect(weightInits.every((i) => i.values === undefined)).toBe(true);
   });
 
+  it('fp16 weight storage halves the side file and stays close to the fp32 reference', async () => {
+    const path = saveModel(buildUNetGraph(loadUNetConfig(unetConfigPath), unetWeights, { weightStorage: 'float16' }), workDir, 'unet16');
+    expect(statSync(`${path}.data`).size).toBeLessThan(2_600_000);
+    const session = await ort.InferenceSession.create(path);
+    const c = loadCase('unet_t_scalar.safetensors');
+    const s = c.float('input.sample'), e = c.float('input.encoder_hidden_states'), t = c.int64('input.timestep');
+    const out = await session.run({ sample: f32(s.data, s.dims), timestep: i64(t.data, t.dims), encoder_hidden_states: f32(e.data, e.dims) });
+    await session.release();
+    const err = maxAbsDiff(out.out_sample.data as Float32Array, c.float('output.sample').data);
+    expect(err).toBeGreaterThan(0); // the weights really were rounded
+    expect(err).toBeLessThan(2e-2);
+  });
+
   it('a UNet saved with external data runs from its path and matches the reference', async () => {
     const path = saveModel(buildUNetGraph(loadUNetConfig(unetConfigPath), unetWeights), workDir, 'unet');
     expect(statSync(`${path}.data`).size).toBeGreaterThan(4_000_000);
