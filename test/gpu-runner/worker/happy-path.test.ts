@@ -77,7 +77,7 @@ describe('happy path with the real engine and the tiny bundle', () => {
       OCD_HEALTH_PORT: '0',
     });
     const healthLine = await waitForLine(worker, (l) => l.msg === 'health server listening', 60_000);
-    await waitForLine(worker, (l) => l.msg === 'worker ready', 240_000);
+    await waitForLine(worker, (l) => l.msg === 'worker ready', 120_000);
     const health = await fetch(`http://127.0.0.1:${String(healthLine.port)}/healthz`);
     expect(health.status).toBe(200);
 
@@ -97,7 +97,7 @@ describe('happy path with the real engine and the tiny bundle', () => {
       const current = await getJob(h, id);
       if (seen.at(-1) !== current.state) seen.push(current.state);
       return ['succeeded', 'failed', 'canceled'].includes(current.state) ? current : undefined;
-    }, 240_000, 50);
+    }, 150_000, 50);
     expect(job.error).toBeNull();
     expect(job.state).toBe('succeeded');
     expect(seen).toEqual(['queued', 'running', 'succeeded']);
@@ -138,5 +138,5 @@ describe('happy path with the real engine and the tiny bundle', () => {
     expect(job.timings.edit).toBeGreaterThan(0);
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
-  });
+  }, 300_000);
 });

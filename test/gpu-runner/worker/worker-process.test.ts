@@ -94,7 +94,7 @@ describe('exactly once', () => {
     restarted.child.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);
     expect((await restarted.exited).code).toBe(0);
-  });
+  }, 180_000);
 });
 
 describe('SIGTERM', () => {
