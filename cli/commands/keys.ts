@@ -112,10 +112,10 @@ export async function runKeys(argv: string[], deps: KeysCommandDeps): Promise<nu
         const key = deps.generateKey();
         const entry = { tenant, sha256: hashApiKey(key), createdAt: deps.now().toISOString() };
         if (!dryRun) {
-          const store = deps.store(values.region);
-          const list = await readKeyList(store, secretId!);
-          list.keys.push(entry);
-          await store.write(secretId!, JSON.stringify(list));
+          const list = await updateKeyList(deps.store(values.region), secretId!, {
+            apply: (current) => ({ ...current, keys: [...current.keys, entry] }),
+            isApplied: (current) => current.keys.some((k) => k.sha256 === entry.sha256),
+          });
           deps.err(`Stored the hash of a new key for tenant '${tenant}' in ${secretId} (${list.keys.length} keys in total).`);
         } else {
           deps.err(`Dry run: nothing was stored. Add this entry to the "keys" list of the API-keys secret:\n${JSON.stringify(entry)}`);
@@ -135,16 +135,17 @@ export async function runKeys(argv: string[], deps: KeysCommandDeps): Promise<nu
         if (!tenant) return usageError('--tenant is required.');
         if (!secretId) return usageError('--secret-id is required (the stack output ApiKeysSecretArn).');
         const store = deps.store(values.region);
-        const list = await readKeyList(store, secretId);
         const prefix = values.sha256?.toLowerCase();
         const revoked = (k: ApiKeysSecret['keys'][number]) => k.tenant === tenant && (prefix === undefined || k.sha256.startsWith(prefix));
-        const kept = list.keys.filter((k) => !revoked(k));
-        const removed = list.keys.length - kept.length;
+        const removed = (await readKeyList(store, secretId)).keys.filter(revoked).length;
         if (removed === 0) {
           deps.err(`No key of tenant '${tenant}'${prefix ? ` with a hash starting ${prefix}` : ''} in ${secretId}; nothing changed.`);
           return 1;
         }
-        await store.write(secretId, JSON.stringify({ ...list, keys: kept }));
+        await updateKeyList(store, secretId, {
+          apply: (current) => ({ ...current, keys: current.keys.filter((k) => !revoked(k)) }),
+          isApplied: (current) => !current.keys.some(revoked),
+        });
         deps.err(`Revoked ${removed} key(s) of tenant '${tenant}'. The API picks the change up when it next reloads the secret.`);
         return 0;
       }
@@ -155,6 +156,29 @@ export async function runKeys(argv: string[], deps: KeysCommandDeps): Promise<nu
     deps.err(`ocd keys ${action}: ${(error as Error).message}`);
     return 1;
   }
+}
+
+/** Attempts of `updateKeyList` before it gives up. */
+const UPDATE_ATTEMPTS = 5;
+
+/**
+ * Read-modify-write of the key list, checked by reading it back: Secrets Manager has no conditional write, so a
+ * concurrent `ocd keys` can overwrite ours; then we apply the change again on top of theirs.
+ * @throws when the change is still missing after UPDATE_ATTEMPTS writes.
+ */
+async function updateKeyList(
+  store: KeyListStore,
+  secretId: string,
+  change: { apply(list: ApiKeysSecret): ApiKeysSecret; isApplied(list: ApiKeysSecret): boolean },
+): Promise<ApiKeysSecret> {
+  for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
+    const current = await readKeyList(store, secretId);
+    if (change.isApplied(current)) return current;
+    await store.write(secretId, JSON.stringify(change.apply(current)));
+    const written = await readKeyList(store, secretId);
+    if (change.isApplied(written)) return written;
+  }
+  throw new Error(`The key list in ${secretId} kept changing under this command (${UPDATE_ATTEMPTS} attempts); run it again when no other \`ocd keys\` runs.`);
 }
 
 async function readKeyList(store: KeyListStore, secretId: string): Promise<ApiKeysSecret> {

@@ -90,6 +90,41 @@ describe('ocd keys create', () => {
   });
 });
 
+describe('concurrent writers', () => {
+  it('applies the change again when another writer overwrote it (no lost key)', async () => {
+    const fake = fakeDeps(JSON.stringify({ keys: [] }));
+    // Another `ocd keys` writes its own list (based on the old value) right after our first write.
+    const store = fake.deps.store(undefined);
+    let overwrites = 1;
+    const racing: KeysCommandDeps = {
+      ...fake.deps,
+      store: () => ({
+        read: (id) => store.read(id),
+        async write(id, value) {
+          await store.write(id, value);
+          if (overwrites-- > 0) await store.write(id, JSON.stringify({ keys: [{ tenant: 'other', sha256: sha256('ocd_other') }] }));
+        },
+      }),
+    };
+    expect(await runKeys(['create', '--tenant', 'acme', '--secret-id', SECRET_ID], racing)).toBe(0);
+    const tenants = JSON.parse(fake.secrets.get(SECRET_ID)!).keys.map((k: { tenant: string }) => k.tenant);
+    expect(tenants).toEqual(['other', 'acme']);
+    expect(fake.out).toEqual(['ocd_test-key-1']);
+  });
+
+  it('gives up without printing a key when the list keeps changing', async () => {
+    const fake = fakeDeps(JSON.stringify({ keys: [] }));
+    const store = fake.deps.store(undefined);
+    const hostile: KeysCommandDeps = {
+      ...fake.deps,
+      store: () => ({ read: (id) => store.read(id), write: (id) => store.write(id, JSON.stringify({ keys: [] })) }),
+    };
+    expect(await runKeys(['create', '--tenant', 'acme', '--secret-id', SECRET_ID], hostile)).toBe(1);
+    expect(fake.err.join('\n')).toMatch(/kept changing under this command \(5 attempts\)/);
+    expect(fake.out).toEqual([]);
+  });
+});
+
 describe('ocd keys list and revoke', () => {
   it('lists tenants with a hash prefix, and revokes one tenant\'s keys only', async () => {
     const fake = fakeDeps(JSON.stringify({ keys: [] }));
@@ -108,6 +143,8 @@ describe('ocd keys list and revoke', () => {
     // Revoking what is not there changes nothing and says so.
     expect(await runKeys(['revoke', '--tenant', 'acme', '--secret-id', SECRET_ID], fake.deps)).toBe(1);
     expect(fake.writes).toHaveLength(3);
+    // A revoked key's hash is gone for good.
+    expect(fake.secrets.get(SECRET_ID)).not.toContain(sha256('ocd_test-key-1'));
   });
 });
 
