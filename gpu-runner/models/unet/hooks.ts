@@ -59,11 +59,15 @@ export interface AttentionHooks {
 /** Hooks that change nothing: the graph equals diffusers' UNet. */
 export const NO_HOOKS: AttentionHooks = Object.freeze({});
 
-/** Combines several hook sets; the first that answers a question wins, token merges must not overlap. */
+/**
+ * Combines several hook sets: probabilities are materialised where any set wants them and pass through each
+ * set that asked for that site, in order; the first set that merges tokens at a site wins.
+ */
 export function combineHooks(...sets: AttentionHooks[]): AttentionHooks {
   return {
     wantsProbabilities: (site) => sets.some((s) => s.wantsProbabilities?.(site) ?? false),
-    onProbabilities: (g, site, probs) => sets.reduce((p, s) => (s.onProbabilities ? s.onProbabilities(g, site, p) : p), probs),
+    // each set only sees the sites it asked for
+    onProbabilities: (g, site, probs) => sets.reduce((p, s) => (s.onProbabilities && s.wantsProbabilities?.(site) ? s.onProbabilities(g, site, p) : p), probs),
     tokenMerge: (g, site, x) => {
       for (const s of sets) {
         const m = s.tokenMerge?.(g, site, x);

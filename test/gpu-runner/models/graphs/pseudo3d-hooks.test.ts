@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { serializeModel, type ValueRef } from '../../../../gpu-runner/graph/index.ts';
+import { GraphBuilder, serializeModel, type ValueRef } from '../../../../gpu-runner/graph/index.ts';
 import { loadUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
-import type { AttentionSite } from '../../../../gpu-runner/models/unet/hooks.ts';
+import { type AttentionSite, combineHooks } from '../../../../gpu-runner/models/unet/hooks.ts';
 import { tomeHooks } from '../../../../gpu-runner/models/unet/tome.ts';
 import { buildUNetGraph, type UNetGraphOptions } from '../../../../gpu-runner/models/unet/unet.ts';
 import { SafetensorsWeightSource } from '../../../../gpu-runner/models/weights.ts';
@@ -128,5 +128,22 @@ describe('attention hooks', () => {
     expect(maxAbsDiff(plain, uniform)).toBeGreaterThan(1e-3);
     const passthrough = await run(sample, 1, { hooks: { wantsProbabilities: () => true, onProbabilities: (_g, _s, p) => p } });
     expect(maxAbsDiff(plain, passthrough)).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+describe('combineHooks', () => {
+  it('passes probabilities only through the sets that asked for the site, in order', () => {
+    const calls: string[] = [];
+    const g = new GraphBuilder({ name: 'combine' });
+    const probs = g.input('p', 'float32', [1, 1, 1, 1]);
+    const site = { name: 's', kind: 'self', level: 1, channels: 8, heads: 1, height: 1, width: 1, frames: 1, queryTokens: 1, keyTokens: 1, crossFrame: false } as const;
+    const combined = combineHooks(
+      { wantsProbabilities: () => true, onProbabilities: (_g, _s, p) => { calls.push('a'); return p; } },
+      { wantsProbabilities: () => false, onProbabilities: (_g, _s, p) => { calls.push('b'); return p; } },
+      { wantsProbabilities: (s) => s.level === 1, onProbabilities: (_g, _s, p) => { calls.push('c'); return p; } },
+    );
+    expect(combined.wantsProbabilities!(site)).toBe(true);
+    combined.onProbabilities!(g, site, probs);
+    expect(calls).toEqual(['a', 'c']);
   });
 });
