@@ -7,10 +7,10 @@ import { dirname, join } from 'node:path';
 import { writeSafetensors } from '../safetensors.ts';
 import { randomParameter } from '../weights.ts';
 import { clipTextParameters, unetParameters, vaeParameters, type ParameterSpec } from './parameters.ts';
-import {
-  CLIPTextConfigSchema, UNetConfigSchema, VAEConfigSchema,
-  type CLIPTextConfig, type ModelIndex, type SchedulerConfig, type UNetConfig, type VAEConfig,
-} from './configs.ts';
+import { parseCLIPTextConfig } from '../clip-text/config.ts';
+import { parseUNetConfig } from '../unet/config.ts';
+import { parseVAEConfig } from '../vae/config.ts';
+import type { CLIPTextConfig, ModelIndex, SchedulerConfig, UNetConfig, VAEConfig } from './configs.ts';
 import { writeTokenizerFiles } from './tokenizer-files.ts';
 
 /** Everything a bundle's JSON files hold. */
@@ -83,11 +83,11 @@ export function writeBundle(dir: string, configs: BundleConfigs, options: WriteB
   writeJson(join(dir, 'model_index.json'), configs.modelIndex);
   writeJson(join(dir, 'scheduler/scheduler_config.json'), configs.scheduler);
   writeJson(join(dir, 'unet/config.json'), configs.unet);
-  writeRandomWeights(join(dir, 'unet/diffusion_pytorch_model.safetensors'), unetParameters(UNetConfigSchema.parse(configs.unet)), options.seed);
+  writeRandomWeights(join(dir, 'unet/diffusion_pytorch_model.safetensors'), unetParameters(parseUNetConfig(configs.unet)), options.seed);
   writeJson(join(dir, 'vae/config.json'), configs.vae);
-  writeRandomWeights(join(dir, 'vae/diffusion_pytorch_model.safetensors'), vaeParameters(VAEConfigSchema.parse(configs.vae)), options.seed);
+  writeRandomWeights(join(dir, 'vae/diffusion_pytorch_model.safetensors'), vaeParameters(parseVAEConfig(configs.vae)), options.seed);
   writeJson(join(dir, 'text_encoder/config.json'), configs.textEncoder);
-  writeRandomWeights(join(dir, 'text_encoder/model.safetensors'), clipTextParameters(CLIPTextConfigSchema.parse(configs.textEncoder)), options.seed);
+  writeRandomWeights(join(dir, 'text_encoder/model.safetensors'), clipTextParameters(parseCLIPTextConfig(configs.textEncoder)), options.seed);
   writeTokenizerFiles(join(dir, 'tokenizer'), options.bpeVocabGzPath);
 }
 

@@ -10,11 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { saveModel, type GraphModel } from '../../graph/index.ts';
 import { buildTextEncoderGraph } from '../clip-text/text-encoder.ts';
-import { parseCLIPTextConfig } from '../clip-text/config.ts';
 import { buildUNetGraph } from '../unet/unet.ts';
-import { parseUNetConfig } from '../unet/config.ts';
 import { buildVAEDecoderGraph, buildVAEEncoderGraph } from '../vae/vae.ts';
-import { parseVAEConfig } from '../vae/config.ts';
 import { cachedGraph, weightsFingerprint, type CachedGraph } from './graph-cache.ts';
 import type { ModelFolder } from './model-folder.ts';
 
@@ -66,23 +63,16 @@ export function builderVersion(): string {
 export function buildComponentModel(model: ModelFolder, component: ComponentName, options: ComponentGraphOptions = {}): GraphModel {
   const size = { height: options.height, width: options.width, weightStorage: options.weightStorage };
   switch (component) {
-    case 'text_encoder': {
-      const config = parseCLIPTextConfig(model.textEncoder.config, join(model.textEncoder.dir, 'config.json'));
-      return buildTextEncoderGraph(config, model.textEncoder.weights, { weightStorage: options.weightStorage });
-    }
-    case 'unet': {
-      const origin = join(model.unet.dir, 'config.json');
-      const config = parseUNetConfig(model.unet.config, origin);
-      return buildUNetGraph(config, model.unet.weights, {
-        ...size, origin, frames: options.frames ?? 1, timestepDType: options.timestepDType ?? 'int64',
+    case 'text_encoder':
+      return buildTextEncoderGraph(model.textEncoder.config, model.textEncoder.weights, { weightStorage: options.weightStorage });
+    case 'unet':
+      return buildUNetGraph(model.unet.config, model.unet.weights, {
+        ...size, origin: join(model.unet.dir, 'config.json'), frames: options.frames ?? 1, timestepDType: options.timestepDType ?? 'int64',
       });
-    }
     case 'vae_encoder':
     case 'vae_decoder': {
-      const origin = join(model.vae.dir, 'config.json');
-      const config = parseVAEConfig(model.vae.config, origin);
       const build = component === 'vae_encoder' ? buildVAEEncoderGraph : buildVAEDecoderGraph;
-      return build(config, model.vae.weights, { ...size, origin });
+      return build(model.vae.config, model.vae.weights, { ...size, origin: join(model.vae.dir, 'config.json') });
     }
     default:
       throw new Error(`unknown component '${String(component)}'; allowed: ${COMPONENTS.join(', ')}`);

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelLoadError, openComponentWeights, type SafetensorsWeightSource, type WeightVariant } from '../weights.ts';
 import {
-  CLIPTextConfigSchema, ModelIndexSchema, SchedulerConfigSchema, UNetConfigSchema, VAEConfigSchema, readConfigFile,
+  ModelIndexSchema, SchedulerConfigSchema, readCLIPTextConfig, readConfigFile, readUNetConfig, readVAEConfig,
   type CLIPTextConfig, type ModelIndex, type SchedulerConfig, type UNetConfig, type VAEConfig,
 } from './configs.ts';
 import { clipTextParameters, unetParameters, vaeParameters, type ParameterSpec } from './parameters.ts';
@@ -71,10 +71,9 @@ function checkWeightsAgainstConfig(weights: SafetensorsWeightSource, expected: r
 }
 
 function loadComponent<C>(
-  dir: string, configSchema: Parameters<typeof readConfigFile>[1], expected: (config: C) => ParameterSpec[],
-  options: LoadModelFolderOptions,
+  dir: string, readConfig: (path: string) => C, expected: (config: C) => ParameterSpec[], options: LoadModelFolderOptions,
 ): ModelComponent<C> {
-  const config = readConfigFile(join(dir, 'config.json'), configSchema) as C;
+  const config = readConfig(join(dir, 'config.json'));
   const weights = openComponentWeights(dir, options.variant ?? 'auto');
   try {
     if (options.checkWeights ?? true) checkWeightsAgainstConfig(weights, expected(config));
@@ -102,11 +101,11 @@ export function loadModelFolder(dir: string, options: LoadModelFolderOptions = {
   const modelIndex = readConfigFile(join(dir, 'model_index.json'), ModelIndexSchema);
   const opened: Array<ModelComponent<unknown>> = [];
   try {
-    const unet = loadComponent<UNetConfig>(join(dir, 'unet'), UNetConfigSchema, unetParameters, options);
+    const unet = loadComponent<UNetConfig>(join(dir, 'unet'), readUNetConfig, unetParameters, options);
     opened.push(unet);
-    const vae = loadComponent<VAEConfig>(join(dir, 'vae'), VAEConfigSchema, vaeParameters, options);
+    const vae = loadComponent<VAEConfig>(join(dir, 'vae'), readVAEConfig, vaeParameters, options);
     opened.push(vae);
-    const textEncoder = loadComponent<CLIPTextConfig>(join(dir, 'text_encoder'), CLIPTextConfigSchema, clipTextParameters, options);
+    const textEncoder = loadComponent<CLIPTextConfig>(join(dir, 'text_encoder'), readCLIPTextConfig, clipTextParameters, options);
     opened.push(textEncoder);
     const tokenizerDir = join(dir, 'tokenizer');
     const tokenizer = {

@@ -4,6 +4,7 @@
  * check them against the reference model's real files, so a generated bundle has the layout users'
  * checkpoints have (not merely what our own builders happen to ask for).
  */
+import { perBlock } from '../unet/config.ts';
 import type { CLIPTextConfig, UNetConfig, VAEConfig } from './configs.ts';
 
 /** One checkpoint tensor. `dtype` is F32 except for int64 buffers such as CLIP's position_ids. */
@@ -47,23 +48,25 @@ function resnet(table: Table, prefix: string, inChannels: number, outChannels: n
   if (inChannels !== outChannels) conv(table, `${prefix}.conv_shortcut`, inChannels, outChannels, 1);
 }
 
-/** Transformer2DModel with one BasicTransformerBlock (self-attn, cross-attn, GEGLU feed-forward). */
-function transformer(table: Table, prefix: string, channels: number, crossAttentionDim: number, linearProjection: boolean): void {
+/** Transformer2DModel: `layers` BasicTransformerBlocks (self-attn, cross-attn, GEGLU feed-forward). */
+function transformer(table: Table, prefix: string, channels: number, config: UNetConfig, layers: number): void {
   norm(table, `${prefix}.norm`, channels);
-  const projection = (name: string): void => (linearProjection
+  const projection = (name: string): void => (config.use_linear_projection
     ? linear(table, `${prefix}.${name}`, channels, channels)
     : conv(table, `${prefix}.${name}`, channels, channels, 1));
   projection('proj_in');
-  const block = `${prefix}.transformer_blocks.0`;
-  for (const [attn, contextDim] of [['attn1', channels], ['attn2', crossAttentionDim]] as const) {
-    linear(table, `${block}.${attn}.to_q`, channels, channels, false);
-    linear(table, `${block}.${attn}.to_k`, contextDim, channels, false);
-    linear(table, `${block}.${attn}.to_v`, contextDim, channels, false);
-    linear(table, `${block}.${attn}.to_out.0`, channels, channels);
+  for (let k = 0; k < layers; k++) {
+    const block = `${prefix}.transformer_blocks.${k}`;
+    for (const [attn, contextDim] of [['attn1', channels], ['attn2', config.cross_attention_dim]] as const) {
+      linear(table, `${block}.${attn}.to_q`, channels, channels, false);
+      linear(table, `${block}.${attn}.to_k`, contextDim, channels, false);
+      linear(table, `${block}.${attn}.to_v`, contextDim, channels, false);
+      linear(table, `${block}.${attn}.to_out.0`, channels, channels);
+    }
+    linear(table, `${block}.ff.net.0.proj`, channels, channels * 8);
+    linear(table, `${block}.ff.net.2`, channels * 4, channels);
+    for (const n of ['norm1', 'norm2', 'norm3']) norm(table, `${block}.${n}`, channels);
   }
-  linear(table, `${block}.ff.net.0.proj`, channels, channels * 8);
-  linear(table, `${block}.ff.net.2`, channels * 4, channels);
-  for (const n of ['norm1', 'norm2', 'norm3']) norm(table, `${block}.${n}`, channels);
   projection('proj_out');
 }
 
@@ -71,11 +74,11 @@ function transformer(table: Table, prefix: string, channels: number, crossAttent
 export function unetParameters(config: UNetConfig): ParameterSpec[] {
   const table: Table = [];
   const channels = config.block_out_channels;
-  const temb = config.time_embedding_dim ?? channels[0] * 4;
-  const cross = config.cross_attention_dim;
-  const linearProjection = config.use_linear_projection;
+  const temb = channels[0] * 4;
   const layers = config.layers_per_block;
   const last = channels.length - 1;
+  // transformer_layers_per_block may be per block; up blocks mirror down blocks, the mid block takes the last.
+  const transformerLayers = channels.map((_, i) => perBlock(config.transformer_layers_per_block, i, 'transformer_layers_per_block', channels.length));
 
   conv(table, 'conv_in', config.in_channels, channels[0], config.conv_in_kernel);
   linear(table, 'time_embedding.linear_1', channels[0], temb);
@@ -87,13 +90,13 @@ export function unetParameters(config: UNetConfig): ParameterSpec[] {
     output = channels[i];
     for (let j = 0; j < layers; j++) {
       resnet(table, `down_blocks.${i}.resnets.${j}`, j === 0 ? input : output, output, temb);
-      if (type === 'CrossAttnDownBlock2D') transformer(table, `down_blocks.${i}.attentions.${j}`, output, cross, linearProjection);
+      if (type === 'CrossAttnDownBlock2D') transformer(table, `down_blocks.${i}.attentions.${j}`, output, config, transformerLayers[i]);
     }
     if (i < last) conv(table, `down_blocks.${i}.downsamplers.0.conv`, output, output, 3);
   });
 
   resnet(table, 'mid_block.resnets.0', channels[last], channels[last], temb);
-  transformer(table, 'mid_block.attentions.0', channels[last], cross, linearProjection);
+  transformer(table, 'mid_block.attentions.0', channels[last], config, transformerLayers[last]);
   resnet(table, 'mid_block.resnets.1', channels[last], channels[last], temb);
 
   const reversed = [...channels].reverse();
@@ -105,7 +108,7 @@ export function unetParameters(config: UNetConfig): ParameterSpec[] {
       const skip = j === layers ? skipInput : out;
       const resnetIn = j === 0 ? previous : out;
       resnet(table, `up_blocks.${i}.resnets.${j}`, resnetIn + skip, out, temb);
-      if (type === 'CrossAttnUpBlock2D') transformer(table, `up_blocks.${i}.attentions.${j}`, out, cross, linearProjection);
+      if (type === 'CrossAttnUpBlock2D') transformer(table, `up_blocks.${i}.attentions.${j}`, out, config, transformerLayers[last - i]);
     }
     if (i < last) conv(table, `up_blocks.${i}.upsamplers.0.conv`, out, out, 3);
     previous = out;
