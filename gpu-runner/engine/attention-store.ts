@@ -20,13 +20,69 @@ export interface AttentionStoreOptions {
   readonly memoryBudgetBytes?: number;
   /** Folder for spilled entries (created on first spill). Required when the budget can be exceeded. */
   readonly spillDir?: string;
+  /**
+   * Storage precision. 'float16' halves the bytes (maps are probabilities in [0, 1]; half keeps ~3 significant
+   * digits) at the cost of a conversion per put/get.
+   * @default 'float32'
+   */
+  readonly precision?: 'float32' | 'float16';
 }
 
 interface Entry {
   dims: readonly number[];
   bytes: number;
-  data?: Float32Array;
+  data?: Float32Array | Uint16Array;
   file?: string;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 -> IEEE half bits, round to nearest even (values here are finite). */
+function toHalf(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    f32[0] = values[i];
+    const x = u32[0];
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    const mant = x & 0x7fffff;
+    let h: number;
+    if (exp >= 143) h = sign | 0x7c00; // overflow -> inf
+    else if (exp >= 113) {
+      // normal half: 10-bit mantissa, round to nearest even
+      h = sign | ((exp - 112) << 10) | (mant >>> 13);
+      const rest = mant & 0x1fff;
+      if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+    } else if (exp >= 102) {
+      // subnormal half
+      const m = mant | 0x800000;
+      const shift = 126 - exp;
+      h = sign | (m >>> shift);
+      const rest = m & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rest > halfway || (rest === halfway && (h & 1))) h++;
+    } else h = sign;
+    out[i] = h;
+  }
+  return out;
+}
+
+const HALF_TABLE = (() => {
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >>> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    table[h] = exp === 0 ? sign * mant * 2 ** -24 : exp === 31 ? (mant ? NaN : sign * Infinity) : sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  }
+  return table;
+})();
+
+function fromHalf(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = HALF_TABLE[bits[i]];
+  return out;
 }
 
 /** Byte counts of a store. */
@@ -56,6 +112,7 @@ export class AttentionStore {
   private readonly entries = new Map<string, Entry>();
   private readonly budget: number;
   private readonly spillDir: string | undefined;
+  private readonly half: boolean;
   private memoryBytes = 0;
   private diskBytes = 0;
   private peakMemoryBytes = 0;
@@ -64,6 +121,7 @@ export class AttentionStore {
   constructor(options: AttentionStoreOptions = {}) {
     this.budget = options.memoryBudgetBytes ?? Infinity;
     this.spillDir = options.spillDir;
+    this.half = options.precision === 'float16';
     if (!(this.budget >= 0)) throw new Error(`AttentionStore: memoryBudgetBytes must be >= 0, got ${String(options.memoryBudgetBytes)}.`);
   }
 
@@ -71,15 +129,16 @@ export class AttentionStore {
     return `${step}|${name}`;
   }
 
-  /** Records a tensor for (step, layer). Replaces an earlier one. The store keeps `tensor.data` (no copy) in memory. */
+  /** Records a tensor for (step, layer), replacing an earlier one. In float32 the store keeps `tensor.data` (no copy). */
   put(step: number, name: string, tensor: StoredTensor): void {
     const expected = tensor.dims.reduce((a, b) => a * b, 1);
     if (expected !== tensor.data.length) throw new Error(`AttentionStore.put(${step}, ${name}): dims [${tensor.dims.join(', ')}] hold ${expected} values but data has ${tensor.data.length}.`);
     this.delete(step, name);
-    const bytes = tensor.data.byteLength;
+    const stored = this.half ? toHalf(tensor.data) : tensor.data;
+    const bytes = stored.byteLength;
     const entry: Entry = { dims: [...tensor.dims], bytes };
     if (this.memoryBytes + bytes <= this.budget) {
-      entry.data = tensor.data;
+      entry.data = stored;
       this.memoryBytes += bytes;
       this.peakMemoryBytes = Math.max(this.peakMemoryBytes, this.memoryBytes);
     } else {
@@ -88,7 +147,7 @@ export class AttentionStore {
       }
       mkdirSync(this.spillDir, { recursive: true });
       entry.file = join(this.spillDir, `${this.spillCount++}.f32`);
-      writeFileSync(entry.file, new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, bytes));
+      writeFileSync(entry.file, new Uint8Array(stored.buffer, stored.byteOffset, bytes));
       this.diskBytes += bytes;
     }
     this.entries.set(AttentionStore.key(step, name), entry);
@@ -98,8 +157,13 @@ export class AttentionStore {
   get(step: number, name: string): StoredTensor {
     const entry = this.entries.get(AttentionStore.key(step, name));
     if (!entry) throw new Error(`AttentionStore: nothing recorded for ${name} at step ${step} (${this.entries.size} entries stored). Inversion must run with the same layers and steps as editing.`);
-    if (entry.data) return { dims: entry.dims, data: entry.data };
+    if (entry.data) return { dims: entry.dims, data: entry.data instanceof Uint16Array ? fromHalf(entry.data) : entry.data };
     const raw = readFileSync(entry.file as string);
+    if (this.half) {
+      const bits = new Uint16Array(raw.byteLength / 2);
+      new Uint8Array(bits.buffer).set(raw);
+      return { dims: entry.dims, data: fromHalf(bits) };
+    }
     const data = new Float32Array(raw.byteLength / 4);
     new Uint8Array(data.buffer).set(raw);
     return { dims: entry.dims, data };

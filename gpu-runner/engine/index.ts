@@ -8,7 +8,7 @@ import type { EditOptions } from '../../shared/edit-request.ts';
 import { decodeMask, decodeVideo, encodeVideo, outputSpan, writePreview } from '../video/index.ts';
 import { throwIfCanceled } from './errors.ts';
 import type { EditModel } from './model.ts';
-import { type EditProgress, runEdit } from './pipeline.ts';
+import { type EditProgress, runEdit, type RunEditResult } from './pipeline.ts';
 import type { EditReport } from './report.ts';
 
 export { loadEditModel, type LoadEditModelOptions } from './load-model.ts';
@@ -31,6 +31,8 @@ export interface EditVideoFileArgs {
   readonly signal?: AbortSignal;
   /** Bytes of attention maps kept in memory before spilling to `<outDir>/.attention`. @default Infinity */
   readonly storeBudgetBytes?: number;
+  /** Also return the decoded input, the edited frames and latents (benchmarks, quality measures). @default false */
+  readonly keepData?: boolean;
 }
 
 export interface EditVideoFileResult {
@@ -38,6 +40,8 @@ export interface EditVideoFileResult {
   readonly previewPath: string;
   readonly reportPath: string;
   readonly report: EditReport;
+  /** present with `keepData` */
+  readonly data?: { input: Uint8Array[]; output: Uint8Array[]; width: number; height: number; latents: RunEditResult['latents']; latentMask?: Float32Array };
 }
 
 const seconds = (start: number) => (performance.now() - start) / 1000;
@@ -103,5 +107,8 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
   const report: EditReport = { ...result.report, stages: { decode: decodeSeconds, ...result.report.stages, encode: seconds(start) } };
   const reportPath = join(args.outDir, 'report.json');
   writeFileSync(reportPath, `${JSON.stringify({ ...report, input: { path: args.inputPath, fps: video.fps, sourceFrameIndices: video.sourceFrameIndices, geometry: video.geometry } }, null, 2)}\n`);
-  return { outputPath, previewPath, reportPath, report };
+  const data = args.keepData
+    ? { input: video.frames, output: result.frames, width: video.width, height: video.height, latents: result.latents, latentMask: result.latentMask }
+    : undefined;
+  return { outputPath, previewPath, reportPath, report, data };
 }

@@ -81,8 +81,10 @@ export function maskArea(mask: Float32Array): number {
 }
 
 /**
- * The foreground box: union bounding box of mask > 0.5 over all frames, padded by `pad`, snapped outward to
- * multiples of `multiple` and clamped to the latent. Null when the mask is empty.
+ * The foreground box [ours]: the union bounding box of mask > 0.5 over all frames, padded by `pad`; its size is
+ * rounded up to a multiple of `multiple` (three UNet downsamplings need it) and it is centred on the mask and
+ * clamped inside the latent. Its position is any whole latent pixel: coarser levels floor it (see boxAtLevel).
+ * Null when the mask is empty.
  */
 export function foregroundBox(mask: Float32Array, frames: number, height: number, width: number, pad = 0, multiple = BOX_MULTIPLE): Box | null {
   let minY = Infinity, maxY = -1, minX = Infinity, maxX = -1;
@@ -97,11 +99,16 @@ export function foregroundBox(mask: Float32Array, frames: number, height: number
     }
   }
   if (maxY < 0) return null;
-  const top = Math.max(0, Math.floor((minY - pad) / multiple) * multiple);
-  const left = Math.max(0, Math.floor((minX - pad) / multiple) * multiple);
-  const bottom = Math.min(height, Math.ceil((maxY + 1 + pad) / multiple) * multiple);
-  const right = Math.min(width, Math.ceil((maxX + 1 + pad) / multiple) * multiple);
-  return { top, left, height: bottom - top, width: right - left };
+  const place = (lo: number, hi: number, limit: number): [number, number] => {
+    const from = Math.max(0, lo - pad);
+    const to = Math.min(limit, hi + 1 + pad);
+    const size = Math.min(limit, Math.ceil((to - from) / multiple) * multiple);
+    const start = Math.min(Math.max(0, from - Math.floor((size - (to - from)) / 2)), limit - size);
+    return [start, size];
+  };
+  const [top, boxHeight] = place(minY, maxY, height);
+  const [left, boxWidth] = place(minX, maxX, width);
+  return { top, left, height: boxHeight, width: boxWidth };
 }
 
 /** True when the box is the whole latent. */
@@ -154,10 +161,13 @@ export function blendLatents(foreground: Float32Array, background: Float32Array,
   return out;
 }
 
-/** The box at a coarser UNet level (latent / 2^level). Exact because the box is a multiple of 8. */
+/**
+ * The box at a coarser UNet level (latent / 2^level): the size divides exactly (a multiple of 8), the position is
+ * floored, so a crop token maps to the full-grid token it overlaps most [ours].
+ */
 export function boxAtLevel(box: Box, level: number): Box {
   const s = 2 ** level;
-  return { top: box.top / s, left: box.left / s, height: box.height / s, width: box.width / s };
+  return { top: Math.floor(box.top / s), left: Math.floor(box.left / s), height: box.height / s, width: box.width / s };
 }
 
 /** Token indices (row-major) of the box inside an h x w grid. */

@@ -98,6 +98,8 @@ interface Counters {
   tokenSteps: number;
   stageSeconds: Record<string, number>;
   peakRss: number;
+  /** seconds spent building graphs and opening sessions (kept out of the stage that triggered them) */
+  loadSeconds: number;
 }
 
 const now = () => performance.now() / 1000;
@@ -108,13 +110,16 @@ const now = () => performance.now() / 1000;
  */
 export async function runEdit(args: RunEditArgs): Promise<RunEditResult> {
   const { options, model } = args;
-  const counters: Counters = { unetCalls: 0, tokenSteps: 0, stageSeconds: {}, peakRss: process.memoryUsage().rss };
+  const counters: Counters = { unetCalls: 0, tokenSteps: 0, stageSeconds: {}, peakRss: process.memoryUsage().rss, loadSeconds: 0 };
   const timed = async <T>(stage: string, body: () => Promise<T> | T): Promise<T> => {
     const start = now();
+    const loadBefore = counters.loadSeconds;
     try {
       return await body();
     } finally {
-      counters.stageSeconds[stage] = (counters.stageSeconds[stage] ?? 0) + now() - start;
+      const load = counters.loadSeconds - loadBefore;
+      counters.stageSeconds[stage] = (counters.stageSeconds[stage] ?? 0) + now() - start - load;
+      if (load > 0) counters.stageSeconds.load = (counters.stageSeconds.load ?? 0) + load;
       counters.peakRss = Math.max(counters.peakRss, process.memoryUsage().rss);
     }
   };
@@ -128,7 +133,15 @@ export async function runEdit(args: RunEditArgs): Promise<RunEditResult> {
   // 4. timesteps
   const sampler = createSampler(options.sampler.kind, model.facts.schedulerConfig, options.sampler.steps);
   const inversion = createInversion(sampler, model.facts.schedulerConfig);
-  const store = new AttentionStore({ memoryBudgetBytes: args.storeBudgetBytes ?? Infinity, spillDir: args.spillDir });
+  // 'memory' (fatezero): every map of every step in float32, as FateZero keeps them; 'auto': only what editing
+  // reads, in float16 [ours]; 'disk': every map straight to files.
+  const storeMode = options.fusion.store;
+  const store = new AttentionStore({
+    memoryBudgetBytes: storeMode === 'disk' ? 0 : args.storeBudgetBytes ?? Infinity,
+    spillDir: args.spillDir,
+    precision: storeMode === 'auto' ? 'float16' : 'float32',
+  });
+  if (storeMode === 'disk' && !args.spillDir) throw new EngineError('invalid_request', "fusion.store is 'disk' but no spill folder was given; pass spillDir (editVideoFile uses <outDir>/.attention).");
   const tome = tomeHooks(options, geometry);
   try {
     // 5. invert
@@ -288,7 +301,16 @@ interface VariantHandle {
   tomeSites: TomeSite[];
 }
 
-async function unetVariant(model: EditModel, key: string, geo: { frames: number; height: number; width: number }, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
+async function unetVariant(model: EditModel, counters: Counters, key: string, geo: { frames: number; height: number; width: number }, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
+  const start = now();
+  try {
+    return await openVariant(model, key, geo, makeHooks);
+  } finally {
+    counters.loadSeconds += now() - start;
+  }
+}
+
+async function openVariant(model: EditModel, key: string, geo: { frames: number; height: number; width: number }, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
   let meta = { sites: [] as ControlledSite[], tomeSites: [] as TomeSite[] };
   const variant: UNetVariant = {
     key,
@@ -368,6 +390,19 @@ function videoSaliency(args: RunEditArgs, geo: Geometry): Float32Array | null {
   return dilate(threshold(pooled, 0.5), geo.frames, geo.latentHeight, geo.latentWidth, args.options.ocd.dilate);
 }
 
+/**
+ * Whether editing will read the map of this layer at editing step c: self maps while self-attention fusion is
+ * active, cross maps while cross-attention fusion is active or (blend level) while the blend mask is needed.
+ * The 'memory' store (fatezero) keeps everything, as FateZero does.
+ */
+function keepMap(options: EditOptions, site: ControlledSite, c: number, blendLevelIndex: number): boolean {
+  if (options.fusion.store !== 'auto') return true;
+  const N = options.sampler.steps;
+  const selfActive = selfReplaceActive(c, N, options.fusion.selfReplaceSteps);
+  if (site.kind === 'self') return selfActive;
+  return crossReplaceActive(c, N, options.fusion.crossReplaceSteps) || (selfActive && options.fusion.blendWords !== null && site.level === blendLevelIndex);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // 5. inversion
 
@@ -382,7 +417,7 @@ interface Inverted {
 async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts; z0: Float32Array; inversion: Inversion; store: AttentionStore; tome: TomeRun; counters: Counters }): Promise<Inverted> {
   const { model, geometry: geo, prompts, inversion, store, tome, counters, options } = ctx;
   const F = geo.frames;
-  const handle = await unetVariant(model, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { frames: F, height: geo.latentHeight, width: geo.latentWidth }, (tomeSites) => {
+  const handle = await unetVariant(model, counters, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { frames: F, height: geo.latentHeight, width: geo.latentWidth }, (tomeSites) => {
     const rec = recordingHooks();
     return { hooks: tome.combine(rec.hooks, 'record', tomeSites), sites: rec.sites };
   });
@@ -406,12 +441,17 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     });
     counters.unetCalls++;
     counters.tokenSteps += F * geo.latentHeight * geo.latentWidth;
+    const level = blendLevel(handle.sites);
     for (const site of handle.sites) {
+      if (!keepMap(options, site, c, level)) continue;
       const recorded = floatOutput(out, recordedOutputName(site));
       store.put(c, site.name, { dims: recorded.dims, data: recorded.data });
     }
     tome.collect(t, out, handle.tomeSites);
-    autoSaliency.add(crossMapsAt(store, c, handle.sites, blendLevel(handle.sites)));
+    autoSaliency.add(handle.sites.filter((s) => s.kind === 'cross' && s.level === level).map((s) => {
+      const d = floatOutput(out, recordedOutputName(s)).data;
+      return { data: d, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens };
+    }));
     if (useAuto) tome.setSaliency(autoSaliency.mask(), F, geo.latentHeight, geo.latentWidth);
     z = inversion.step(floatOutput(out, 'out_sample').data, j, z);
     latents[c] = z;
@@ -453,13 +493,30 @@ function mergeTokenValues(values: Float32Array, rowOf: Int32Array, rows: number)
 function blendMasksAt(ctx: EditContext, step: number): Map<number, Float32Array> {
   const { prompts, options, geometry: geo } = ctx;
   const levels = [...new Set(ctx.inverted.sites.filter((s) => s.kind === 'self').map((s) => s.level))];
-  const maps = prompts.fusionBlendTokens ? crossMapsAt(ctx.store, step, ctx.inverted.sites, blendLevel(ctx.inverted.sites)) : [];
+  const selfActive = selfReplaceActive(step, options.sampler.steps, options.fusion.selfReplaceSteps);
+  // the blend mask only matters while self-attention fusion is active
+  const useBlend = prompts.fusionBlendTokens !== null && selfActive;
+  const maps = useBlend ? crossMapsAt(ctx.store, step, ctx.inverted.sites, blendLevel(ctx.inverted.sites)) : [];
   const out = new Map<number, Float32Array>();
   for (const l of levels) {
     const h = geo.latentHeight >> l, w = geo.latentWidth >> l;
-    out.set(l, prompts.fusionBlendTokens ? blendMask(maps, prompts.fusionBlendTokens, h, w, options.fusion.blendThreshold) : new Float32Array(geo.frames * h * w));
+    out.set(l, useBlend ? blendMask(maps, prompts.fusionBlendTokens as number[], h, w, options.fusion.blendThreshold) : new Float32Array(geo.frames * h * w));
   }
   return out;
+}
+
+const zeroMaps = new Map<string, Float32Array>();
+
+/** An all-zero stand-in for a map editing does not read at this step (its gate is closed). */
+function zeroMap(site: ControlledSite): { dims: number[]; data: Float32Array } {
+  const dims = [site.frames, site.heads, site.queryTokens, site.keyTokens];
+  const key = dims.join('x');
+  let data = zeroMaps.get(key);
+  if (!data) {
+    data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+    zeroMaps.set(key, data);
+  }
+  return { dims, data };
 }
 
 /** Per-step fusion feeds of a graph: gates, the mapping, stored maps and blend masks (restricted to a crop box). */
@@ -482,7 +539,7 @@ function fusionFeeds(ctx: EditContext, handle: VariantHandle, step: number, grou
   for (const site of handle.sites) {
     const full = ctx.inverted.sites.find((s) => s.name === site.name);
     if (!full) throw new EngineError('internal', `Editing graph layer ${site.name} was not recorded during inversion.`);
-    const stored = store.get(step, site.name);
+    const stored = store.has(step, site.name) ? store.get(step, site.name) : zeroMap(full); // not read: its gate is 0
     const tokens = full.height * full.width;
     const merged = full.kind === 'self' && full.queryTokens < tokens;
     const plan = merged ? ctx.tome.plan(t, site.name) : undefined;
@@ -557,7 +614,7 @@ async function edit(ctx: EditContext): Promise<Edited> {
   const F = geo.frames, C = geo.channels, h = geo.latentHeight, w = geo.latentWidth;
   const N = sampler.timesteps.length;
   const fullGrid = { height: h, width: w };
-  const fullHandle = await unetVariant(model, `edit-f${F}-${h}x${w}-${tome.key}`, { frames: F, height: h, width: w }, (tomeSites) => {
+  const fullHandle = await unetVariant(model, ctx.counters, `edit-f${F}-${h}x${w}-${tome.key}`, { frames: F, height: h, width: w }, (tomeSites) => {
     const fused = fusionHooks();
     return { hooks: tome.combine(fused.hooks, 'edit', tomeSites), sites: fused.sites };
   });
@@ -585,7 +642,7 @@ async function edit(ctx: EditContext): Promise<Edited> {
         const full = isFullFrame(box, h, w);
         // foreground: every decoupled step on the crop (the full frame when the box covers it)
         let zFg = full ? z : cropLatent(z, F, C, h, w, box);
-        const fgHandle = full ? fullHandle : await unetVariant(model, `crop-f${F}-${box.height}x${box.width}`, { frames: F, height: box.height, width: box.width }, () => fusionHooks());
+        const fgHandle = full ? fullHandle : await unetVariant(model, ctx.counters, `crop-f${F}-${box.height}x${box.width}`, { frames: F, height: box.height, width: box.width }, () => fusionHooks());
         const fgGrid = full ? fullGrid : { height: box.height, width: box.width };
         for (let c = 0; c < K; c++) {
           throwIfCanceled(ctx.signal, 'editing');

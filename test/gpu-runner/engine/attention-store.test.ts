@@ -48,3 +48,19 @@ describe('AttentionStore', () => {
     expect(defaultMemoryBudget(8e9)).toBe(4e9);
   });
 });
+
+describe('AttentionStore in float16', () => {
+  it('halves the bytes and keeps probabilities to half precision (memory and disk)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'store16-'));
+    dirs.push(dir);
+    const values = Float32Array.from({ length: 1000 }, (_, i) => (i % 97) / 97 + 1e-6 * i);
+    const store = new AttentionStore({ precision: 'float16', memoryBudgetBytes: 2000, spillDir: dir });
+    store.put(0, 'mem', { dims: [1000], data: values });
+    store.put(1, 'disk', { dims: [1000], data: values });
+    expect(store.stats()).toMatchObject({ memoryBytes: 2000, diskBytes: 2000 });
+    for (const [step, name] of [[0, 'mem'], [1, 'disk']] as const) {
+      const back = store.get(step, name).data;
+      for (let i = 0; i < values.length; i++) expect(Math.abs(back[i] - values[i])).toBeLessThanOrEqual(Math.abs(values[i]) * 2 ** -11 + 2 ** -25);
+    }
+  });
+});

@@ -11,10 +11,13 @@ function maskWith(frames: number, h: number, w: number, on: [number, number, num
 }
 
 describe('foregroundBox', () => {
-  it('takes the union over frames, pads, snaps outward to multiples of 8 and clamps', () => {
+  it('takes the union over frames, pads, rounds the size up to a multiple of 8, centres and clamps', () => {
     const m = maskWith(2, 32, 32, [[0, 10, 12], [1, 14, 20]]);
-    expect(foregroundBox(m, 2, 32, 32, 0)).toEqual({ top: 8, left: 8, height: 8, width: 16 });
-    expect(foregroundBox(m, 2, 32, 32, 3)).toEqual({ top: 0, left: 8, height: 24, width: 16 });
+    // rows 10..14 (5) -> 8 rows from 9; cols 12..20 (9) -> 16 cols from 9
+    expect(foregroundBox(m, 2, 32, 32, 0)).toEqual({ top: 9, left: 9, height: 8, width: 16 });
+    // pad 3: rows 7..17 (11) -> 16 from 5; cols 9..23 (15) -> 16 from 9
+    expect(foregroundBox(m, 2, 32, 32, 3)).toEqual({ top: 5, left: 9, height: 16, width: 16 });
+    // a corner pixel padded by 4: clamped inside the latent
     expect(foregroundBox(maskWith(1, 32, 32, [[0, 31, 31]]), 1, 32, 32, 4)).toEqual({ top: 24, left: 24, height: 8, width: 8 });
   });
   it('is null for an empty mask and full-frame for a full one', () => {
@@ -58,8 +61,9 @@ describe('crop, paste, blend', () => {
     expect(blendLatents(z, bg, new Float32Array(F * H * W).fill(1), F, C, H, W)).toEqual(z);
     expect(blendLatents(z, bg, new Float32Array(F * H * W), F, C, H, W)).toEqual(bg);
   });
-  it('scales the box to coarser levels', () => {
+  it('scales the box to coarser levels, flooring the position', () => {
     expect(boxAtLevel({ top: 8, left: 16, height: 16, width: 8 }, 3)).toEqual({ top: 1, left: 2, height: 2, width: 1 });
+    expect(boxAtLevel({ top: 5, left: 9, height: 16, width: 8 }, 2)).toEqual({ top: 1, left: 2, height: 4, width: 2 });
   });
 });
 

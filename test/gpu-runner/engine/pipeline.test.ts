@@ -161,8 +161,9 @@ describe('object-centric sampling', () => {
   it.each(['coarse', 'inversion'] as const)('edits a masked object with the %s background: crop box, call counts', async (background) => {
     const result = await run({ preset: 'ocd', sampler: { steps: 8 }, ocd: { mask: 'video', background, gamma: 0.5, phi: 0.25 } }, { mask: boxMask(96, 96, 168, 160) });
     expect(result.report.ranAs).toBe('ocd');
-    // mask at latent 12..21 x 12..20, dilated by 2 -> 10..23, snapped to 8: box 8..24
-    expect(result.report.mask?.box).toEqual({ top: 8, left: 8, height: 16, width: 16 });
+    // mask pixels 96..167 x 96..159 -> latent cols 12..20, rows 12..19; dilated by 2 -> cols 10..22 (13), rows 10..21
+    // (12); sizes rounded to 16 and centred: cols from 9, rows from 8
+    expect(result.report.mask?.box).toEqual({ top: 8, left: 9, height: 16, width: 16 });
     // 8 inversion + 4 foreground + (coarse: ceil(0.25 * 4) = 1 background) + 4 joint
     expect(result.report.unetCalls).toBe(8 + 4 + (background === 'coarse' ? 1 : 0) + 4);
     expect(result.report.tokenStepsRelative).toBeLessThan(1);

@@ -1,0 +1,210 @@
+/**
+ * The editing-preset benchmark (issue 3): the three presets on one clip, each in its own process, then speed-ups
+ * over `fatezero` measured in the same run, attention-store bytes, peak RSS and the quality measures of
+ * method.md §8; optionally a sweep for the fastest `ocd` setting whose background fidelity stays within 10% of
+ * `optimized`'s.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { EditRequest } from '../../shared/edit-request.ts';
+import type { RunOutput, RunSpec } from './engine-run.ts';
+import { backgroundError, psnr, temporalConsistency } from './engine-quality.ts';
+
+const run = promisify(execFile);
+const RUNNER = join(dirname(fileURLToPath(import.meta.url)), 'engine-run.ts');
+
+/** One clip of the shared manifest. */
+export interface ClipEntry {
+  id: string;
+  file: string;
+  source_prompt: string;
+  edits: { target_prompt: string; blend_words: [string[], string[]] | null }[];
+}
+
+export interface PresetBenchConfig {
+  readonly label: string;
+  readonly modelDir: string;
+  readonly cacheDir: string;
+  readonly clipsDir: string;
+  readonly clip: ClipEntry;
+  readonly frames: number;
+  readonly size: number | null;
+  readonly workDir: string;
+  readonly threads?: number;
+  readonly weightStorage?: 'float32' | 'float16';
+  /** ocd settings to try besides the defaults */
+  readonly sweep?: readonly Partial<EditRequest>[];
+  /** override steps of every preset (profiling only; null = the presets' defaults) */
+  readonly steps?: number | null;
+  readonly log?: (line: string) => void;
+}
+
+export interface PresetRow {
+  name: string;
+  request: EditRequest;
+  out: RunOutput;
+  endToEndSeconds: number;
+  speedup: number;
+  backgroundError: number | null;
+  psnrVsFatezero: number | null;
+  temporal: number | null;
+}
+
+export interface PresetBenchResult {
+  config: PresetBenchConfig;
+  rows: PresetRow[];
+  sweep: PresetRow[];
+  bestSweep: PresetRow | null;
+  maskAreaFraction: number | null;
+}
+
+/** A mask video for the clip: a white box over the central half of each side (area 25%), black elsewhere. */
+export function makeBoxMask(clipPath: string, outPath: string): string {
+  if (existsSync(outPath)) return outPath;
+  const [w, h, rate, duration] = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate:format=duration', '-of', 'default=nw=1:nk=1', clipPath], { encoding: 'utf8' }).trim().split('\n');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=black:s=${w}x${h}:r=${rate}:d=${Number(duration) + 1}`,
+    '-vf', 'drawbox=x=iw/4:y=ih/4:w=iw/2:h=ih/2:color=white:t=fill', '-pix_fmt', 'yuv420p', outPath]);
+  return outPath;
+}
+
+function endToEnd(out: RunOutput): number {
+  const s = out.report.stages;
+  return (s.decode ?? 0) + (s.text ?? 0) + (s.vaeEncode ?? 0) + (s.inversion ?? 0) + (s.edit ?? 0) + (s.vaeDecode ?? 0) + (s.encode ?? 0);
+}
+
+function readF32(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+function readFrames(path: string, count: number): Uint8Array[] {
+  const b = readFileSync(path);
+  const per = b.length / count;
+  return Array.from({ length: count }, (_, f) => new Uint8Array(b.buffer, b.byteOffset + f * per, per));
+}
+
+/** Runs the presets (and the sweep) and measures them. */
+export async function benchPresets(config: PresetBenchConfig): Promise<PresetBenchResult> {
+  const log = config.log ?? (() => undefined);
+  mkdirSync(config.workDir, { recursive: true });
+  const clipPath = join(config.clipsDir, config.clip.file);
+  const maskPath = makeBoxMask(clipPath, join(config.workDir, `${config.clip.id}-mask.mp4`));
+  const edit = config.clip.edits.find((e) => e.blend_words) ?? config.clip.edits[0];
+  const common: EditRequest = {
+    sourcePrompt: config.clip.source_prompt,
+    targetPrompt: edit.target_prompt,
+    frames: { count: config.frames },
+    size: config.size,
+    ...(edit.blend_words ? { fusion: { blendWords: { source: edit.blend_words[0], target: edit.blend_words[1] } } } : {}),
+  };
+  const withSteps = (r: EditRequest): EditRequest => (config.steps ? { ...r, sampler: { ...r.sampler, steps: config.steps } } : r);
+
+  const runOne = async (name: string, request: EditRequest, useMask: boolean): Promise<{ name: string; request: EditRequest; out: RunOutput; dir: string }> => {
+    const dir = join(config.workDir, `${config.label}-${name}`);
+    const spec: RunSpec = {
+      modelDir: config.modelDir, cacheDir: config.cacheDir, clipPath, maskPath: useMask ? maskPath : undefined,
+      request: withSteps(request), outDir: dir, threads: config.threads, weightStorage: config.weightStorage,
+    };
+    log(`  ${config.label}: running ${name} ...`);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(spec)], { maxBuffer: 1 << 26, env: process.env });
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line) throw new Error(`benchmark run ${name} printed no result:\n${stdout.slice(-2000)}`);
+    const out = JSON.parse(line.slice('RESULT '.length)) as RunOutput;
+    log(`  ${config.label}: ${name} done in ${endToEnd(out).toFixed(1)} s end to end (${out.report.unetCalls} UNet calls)`);
+    return { name, request, out, dir };
+  };
+
+  const runs = [
+    await runOne('fatezero', { ...common, preset: 'fatezero' }, false),
+    await runOne('optimized', { ...common, preset: 'optimized' }, false),
+    await runOne('ocd', { ...common, preset: 'ocd', ocd: { mask: 'video' } }, true),
+  ];
+  const ocdDir = runs[2].dir;
+  const mask = existsSync(join(ocdDir, 'mask.f32')) ? readF32(join(ocdDir, 'mask.f32')) : null;
+  const fatezeroFrames = readFrames(join(runs[0].dir, 'output.rgb'), runs[0].out.frames);
+  const baseline = endToEnd(runs[0].out);
+
+  const measure = (r: { name: string; request: EditRequest; out: RunOutput; dir: string }): PresetRow => {
+    const [F, C, h, w] = r.out.dims;
+    const frames = readFrames(join(r.dir, 'output.rgb'), r.out.frames);
+    const e2e = endToEnd(r.out);
+    return {
+      name: r.name,
+      request: r.request,
+      out: r.out,
+      endToEndSeconds: e2e,
+      speedup: baseline / e2e,
+      backgroundError: backgroundError(readF32(join(r.dir, 'edited.f32')), readF32(join(r.dir, 'source.f32')), mask, F, C, h * w),
+      psnrVsFatezero: r.name === 'fatezero' ? null : psnr(frames, fatezeroFrames),
+      temporal: temporalConsistency(frames),
+    };
+  };
+  const rows = runs.map(measure);
+  const sweep: PresetRow[] = [];
+  for (const [i, knobs] of (config.sweep ?? []).entries()) {
+    const request: EditRequest = { ...common, preset: 'ocd', ...knobs, ocd: { mask: 'video', ...knobs.ocd } };
+    sweep.push(measure(await runOne(`ocd-sweep-${i}`, request, true)));
+  }
+  const optimizedError = rows[1].backgroundError;
+  const within = (r: PresetRow) => optimizedError === null || (r.backgroundError !== null && r.backgroundError <= 1.1 * optimizedError);
+  const candidates = [rows[2], ...sweep].filter(within).sort((a, b) => a.endToEndSeconds - b.endToEndSeconds);
+  return { config, rows, sweep, bestSweep: candidates[0] ?? null, maskAreaFraction: rows[2].out.report.mask?.areaFraction ?? null };
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)}`;
+const fmt = (v: number | null, digits = 3) => (v === null ? '-' : Number.isFinite(v) ? v.toFixed(digits) : 'inf');
+
+/** Describes a sweep setting in one line. */
+function knobsOf(r: PresetRow): string {
+  const o = r.out.report.options;
+  return `gamma ${o.ocd.gamma}, phi ${o.ocd.phi}, ${o.ocd.background}, ratio [${o.tome.ratio.join(', ')}]`;
+}
+
+/** Markdown for one bench: the preset table, the targets, the sweep. */
+export function formatPresetBench(result: PresetBenchResult): string {
+  const { config, rows } = result;
+  const lines: string[] = [];
+  lines.push(`### ${config.label}: ${config.clip.id}, ${config.frames} frames, size ${rows[0].out.width}x${rows[0].out.height}`);
+  lines.push('');
+  lines.push(`Edit: "${rows[0].request.sourcePrompt}" -> "${rows[0].request.targetPrompt}"${rows[0].request.fusion?.blendWords ? ` (blend words ${rows[0].request.fusion.blendWords.source.join(' ')} -> ${rows[0].request.fusion.blendWords.target.join(' ')})` : ''}; ` +
+    `ocd uses a box mask video over the central quarter (latent mask area after dilation ${result.maskAreaFraction === null ? '-' : (100 * result.maskAreaFraction).toFixed(1)}%).` +
+    (config.steps ? ` **Profile run: every preset at ${config.steps} steps instead of its default.**` : ''));
+  lines.push('');
+  lines.push('| preset | steps | end to end (s) | speed-up | decode | text | VAE enc | inversion | edit | VAE dec | encode | graph load (s) | UNet calls | token-steps (rel.) | store (MiB) | peak RSS (MiB) | bg error | PSNR vs fatezero (dB) | temporal |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const s = r.out.report.stages;
+    const t = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
+    lines.push(`| ${r.name} | ${r.out.report.options.sampler.steps} | ${r.endToEndSeconds.toFixed(2)} | ${r.speedup.toFixed(2)}x | ${t(s.decode)} | ${t(s.text)} | ${t(s.vaeEncode)} | ${t(s.inversion)} | ${t(s.edit)} | ${t(s.vaeDecode)} | ${t(s.encode)} | ${r.out.loadSeconds.toFixed(1)} | ${r.out.report.unetCalls} | ${r.out.report.tokenSteps} (${r.out.report.tokenStepsRelative.toFixed(2)}) | ${mib(r.out.report.attentionStore.bytes)} | ${mib(r.out.report.peakRssBytes)} | ${fmt(r.backgroundError, 4)} | ${fmt(r.psnrVsFatezero, 2)} | ${fmt(r.temporal, 4)} |`);
+  }
+  const [fz, opt, ocd] = rows;
+  const check = (ok: boolean) => (ok ? 'met' : '**not met**');
+  lines.push('');
+  lines.push('Targets (issue 3, measured in this run):');
+  lines.push(`- optimized >= 2.5x faster than fatezero: ${opt.speedup.toFixed(2)}x, ${check(opt.speedup >= 2.5)}`);
+  lines.push(`- ocd >= 4x faster than fatezero: ${ocd.speedup.toFixed(2)}x, ${check(ocd.speedup >= 4)}`);
+  const storeRatio = ocd.out.report.attentionStore.bytes / fz.out.report.attentionStore.bytes;
+  lines.push(`- ocd attention-store bytes <= 1/10 of fatezero's: ${(storeRatio * 100).toFixed(1)}%, ${check(storeRatio <= 0.1)}`);
+  const rssRatio = ocd.out.report.peakRssBytes / fz.out.report.peakRssBytes;
+  lines.push(`- ocd peak RSS <= 1/2 of fatezero's: ${(rssRatio * 100).toFixed(1)}%, ${check(rssRatio <= 0.5)}`);
+  if (opt.backgroundError !== null && ocd.backgroundError !== null) {
+    lines.push(`- ocd background error within 10% of optimized's: ${fmt(ocd.backgroundError, 4)} vs ${fmt(opt.backgroundError, 4)} (${((ocd.backgroundError / opt.backgroundError - 1) * 100).toFixed(1)}%), ${check(ocd.backgroundError <= 1.1 * opt.backgroundError)}`);
+  }
+  if (result.sweep.length > 0) {
+    lines.push('');
+    lines.push('ocd sweep (background error must stay within 10% of optimized\'s):');
+    lines.push('');
+    lines.push('| setting | end to end (s) | speed-up | UNet calls | bg error | within 10% |');
+    lines.push('|---|---|---|---|---|---|');
+    for (const r of [ocd, ...result.sweep]) {
+      const ok = opt.backgroundError === null || (r.backgroundError !== null && r.backgroundError <= 1.1 * opt.backgroundError);
+      lines.push(`| ${knobsOf(r)} | ${r.endToEndSeconds.toFixed(2)} | ${r.speedup.toFixed(2)}x | ${r.out.report.unetCalls} | ${fmt(r.backgroundError, 4)} | ${ok ? 'yes' : 'no'} |`);
+    }
+    lines.push('');
+    lines.push(result.bestSweep ? `Fastest ocd setting within 10%: ${knobsOf(result.bestSweep)}, ${result.bestSweep.speedup.toFixed(2)}x over fatezero.` : 'No ocd setting stayed within 10% of optimized\'s background error.');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: the editing presets (issue 3) on a real clip with (a) the tiny bundle and, with `--sd15`,
+ * (b) a random-weight bundle of the real SD1.5 configs; prints the tables and writes them into BENCHMARKS.md
+ * (only the "## Editing presets (issue 3)" section).
+ *
+ *   npm run bench -- [--sd15] [--sd15-steps N] [--clip car-turn] [--frames 8] [--size 256] [--no-sweep] [--no-write]
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { EditRequest } from '../../shared/edit-request.ts';
+import { resolveCacheDir } from '../models/bundle/cache-dir.ts';
+import { ensureRandomSD15Bundle } from '../models/bundle/sd15.ts';
+import { ensureTinyBundle } from '../models/bundle/tiny.ts';
+import { benchPresets, type ClipEntry, formatPresetBench, type PresetBenchResult } from './engine-bench.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SHARED = resolve(REPO_ROOT, '../shared/data');
+const SECTION = '## Editing presets (issue 3)';
+
+/** ocd settings the sweep tries (besides the preset's defaults). */
+const SWEEP: Partial<EditRequest>[] = [
+  { ocd: { gamma: 0.5, phi: 0.25, background: 'inversion' } },
+  { ocd: { gamma: 0.75, phi: 0.25, background: 'coarse' } },
+  { ocd: { gamma: 0.75, phi: 0.25, background: 'inversion' } },
+  { ocd: { gamma: 0.25, phi: 0.5, background: 'coarse' } },
+  { ocd: { gamma: 0.5, phi: 0.5, background: 'coarse' } },
+  { ocd: { gamma: 0.5, phi: 0.25, background: 'coarse' }, tome: { ratio: [0.9, 0.75] } },
+  { ocd: { gamma: 0.75, phi: 0.25, background: 'inversion' }, tome: { ratio: [0.9, 0.75] } },
+];
+
+/** Replaces (or appends) our section of BENCHMARKS.md, leaving the other sections as they are. */
+export function replaceSection(markdown: string, body: string): string {
+  const start = markdown.indexOf(SECTION);
+  const block = `${SECTION}\n\n${body.trim()}\n`;
+  if (start < 0) return `${markdown.trimEnd()}\n\n${block}`;
+  const next = markdown.indexOf('\n## ', start + SECTION.length);
+  return `${markdown.slice(0, start)}${block}${next < 0 ? '' : `\n${markdown.slice(next + 1)}`}`;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      sd15: { type: 'boolean' }, 'sd15-steps': { type: 'string' }, clip: { type: 'string' }, frames: { type: 'string' },
+      size: { type: 'string' }, 'no-sweep': { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'cache-dir': { type: 'string' },
+      'no-tiny': { type: 'boolean' },
+    },
+  });
+  const cacheDir = resolveCacheDir(values['cache-dir']);
+  const manifest = JSON.parse(readFileSync(join(SHARED, 'clips/manifest.json'), 'utf8')) as ClipEntry[];
+  const clip = manifest.find((c) => c.id === (values.clip ?? 'car-turn'));
+  if (!clip) {
+    console.error(`bench: unknown clip '${values.clip}'; clips: ${manifest.map((c) => c.id).join(', ')}`);
+    return 2;
+  }
+  const frames = Number(values.frames ?? 8);
+  const size = values.size ? Number(values.size) : 256;
+  const bpe = join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz');
+  const workDir = join(cacheDir, 'bench');
+  const log = (line: string) => console.error(line);
+  const results: PresetBenchResult[] = [];
+  const started = new Date();
+
+  if (!values['no-tiny']) {
+    const modelDir = ensureTinyBundle({ cacheDir, bpeVocabGzPath: bpe });
+    log('bench (a): tiny bundle');
+    results.push(await benchPresets({ label: 'tiny bundle', modelDir, cacheDir, clipsDir: join(SHARED, 'clips'), clip, frames, size, workDir, sweep: values['no-sweep'] ? [] : SWEEP, log }));
+    console.log(formatPresetBench(results[results.length - 1]));
+  }
+  if (values.sd15) {
+    log('bench (b): random-weight SD1.5-config bundle (generated on first use, ~4.3 GB)');
+    const modelDir = ensureRandomSD15Bundle({ cacheDir, bpeVocabGzPath: bpe });
+    const steps = values['sd15-steps'] ? Number(values['sd15-steps']) : null;
+    results.push(await benchPresets({ label: 'SD1.5 configs, random weights', modelDir, cacheDir, clipsDir: join(SHARED, 'clips'), clip, frames, size, workDir, steps, weightStorage: 'float16', log }));
+    console.log(formatPresetBench(results[results.length - 1]));
+  }
+
+  if (!values['no-write'] && results.length > 0) {
+    const path = join(REPO_ROOT, 'BENCHMARKS.md');
+    const header = [
+      'Produced by `npm run bench` (`gpu-runner/bench/main.ts`): each preset runs in its own process on the same clip and',
+      'machine, end to end (decode, text, VAE encode, inversion, edit, VAE decode, encode); graph building and session',
+      'creation are reported apart ("graph load") and not counted. Speed-ups are over `fatezero` in the same run.',
+      'Quality: "bg error" = RMS latent change outside the dilated mask (lower is better), PSNR of the decoded output',
+      'against fatezero\'s, temporal = mean 1 - |frame_t - frame_t-1| / 255. Random weights: the pictures mean nothing,',
+      'the costs and mechanics are real.',
+      '',
+      `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider`,
+      `- date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    ].join('\n');
+    const body = [header, ...results.map(formatPresetBench)].join('\n\n');
+    const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+    writeFileSync(path, replaceSection(current, body));
+    log(`bench: wrote ${path}`);
+  }
+  return 0;
+}
+
+process.exitCode = await main();
