@@ -88,4 +88,4 @@ console.log(`model=${values.model} frames=${frames} latent=${latent} attention=$
 console.log(`matmul 2048^3: ${(await matMulYardstick()).toFixed(0)} GFLOP/s (after)`);
 if (values.profile) console.log(`profile: ${session.endProfiling()} in ${dir}`);
 await session.release();
-if (values.path || (!values.keep && !values.profile)) rmSync(dir, { recursive: true, force: true });
+if (!values.profile && (values.path || !values.keep)) rmSync(dir, { recursive: true, force: true });
