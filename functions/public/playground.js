@@ -121,8 +121,7 @@ function renderReport(report) {
   add('Preset', report.ranAs && report.ranAs !== report.preset ? `${report.preset} (ran as ${report.ranAs})` : report.preset);
   add('Frames', report.size ? `${report.frames} at ${report.size.width}×${report.size.height}` : report.frames);
   add('UNet calls', report.unetCalls);
-  add('Token-steps', report.tokenSteps != null ? `${report.tokenSteps} (${(100 * report.tokenStepsRelative).toFixed(1)}% of fatezero)` : undefined);
-  add('UNet work vs fatezero', report.tokenStepsRelative ? `${(1 / report.tokenStepsRelative).toFixed(1)}× less` : undefined);
+  add('Token-steps', report.tokenSteps != null ? `${report.tokenSteps} (${(100 * report.tokenStepsRelative).toFixed(1)}% of fatezero's at the same step count)` : undefined);
   add('Attention store', report.attentionStore ? `${(report.attentionStore.bytes / 2 ** 20).toFixed(1)} MiB` : undefined);
   add('Peak memory', report.peakRssBytes != null ? `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : undefined);
   add('Mask area', report.mask?.areaFraction != null ? `${(100 * report.mask.areaFraction).toFixed(1)}%` : undefined);
