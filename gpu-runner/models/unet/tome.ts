@@ -172,6 +172,11 @@ export interface ToMeOptions {
    */
   readonly objectCentric?: { readonly beta: number };
   /**
+   * Custom score adjustment, applied after objectCentric: best-match scores [B, Nsrc] and their source tokens
+   * [B, Nsrc] in, adjusted scores out (higher merges first). @default - scores unchanged
+   */
+  readonly adjustScores?: (g: GraphBuilder, site: AttentionSite, scores: ValueRef, srcTokens: ValueRef) => ValueRef;
+  /**
    * 'compute': plans computed in the graph. 'export': also output them (names from planTensorNames).
    * 'import': plans fed as inputs with those names (pairing a run with an earlier one). @default 'compute'
    */
@@ -219,7 +224,14 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
           ? g.input(dstOffsetsInputName(site.name), 'int64', ['tome_batch', cells])
           : g.constInt64(new Array(cells).fill(0), [1, cells]);
         const partition = partitionFromOffsets(g, offsets, site.height, site.width, sx, sy);
-        const adjustScores = options.objectCentric ? saliencyPenalty(g, site, options.objectCentric.beta) : undefined;
+        const penalty = options.objectCentric ? saliencyPenalty(g, site, options.objectCentric.beta) : undefined;
+        const custom = options.adjustScores;
+        const adjustScores = penalty || custom
+          ? (scores: ValueRef, srcTokens: ValueRef) => {
+            const penalized = penalty ? penalty(scores, srcTokens) : scores;
+            return custom ? custom(g, site, penalized, srcTokens) : penalized;
+          }
+          : undefined;
         plan = bipartiteSoftMatching(g, blockInput, site.channels, partition, tokens, cells, { r, adjustScores });
         if (options.plans === 'export') {
           g.output(plan.dstTokens, names.dstTokens, 'int64');

@@ -160,6 +160,21 @@ describe('ToMe in the UNet', () => {
     expect(maxAbsDiff(zeroOffsets.out_sample.data as Float32Array, exported.out_sample.data as Float32Array)).toBeLessThanOrEqual(1e-6);
   });
 
+  it('a custom score adjustment decides which sources merge', async () => {
+    // push every source in the top 8 rows to the front: with r = 512 of 768 sources they must all be merged
+    const model = buildUNetGraph(config, weights, {
+      hooks: tomeHooks({
+        ratio: 0.5, plans: 'export',
+        adjustScores: (g, site, scores, src) => g.add(scores, g.mul(g.cast(g.op1('Less', [src, g.constInt64([8 * site.width], [])]), 'float32'), g.scalar(100))),
+      }),
+    });
+    const out = await runModel(model, feeds());
+    const merged = new Set(Array.from(out[planTensorNames('down_blocks.0.attentions.0.transformer_blocks.0.attn1').mergedTokens].data as BigInt64Array).slice(0, 512).map(Number));
+    const topSources = Array.from({ length: 8 * 32 }, (_, t) => t).filter((t) => !(Math.floor(t / 32) % 2 === 0 && t % 2 === 0));
+    expect(topSources.length).toBe(192);
+    expect(topSources.filter((t) => !merged.has(t))).toEqual([]);
+  });
+
   it('object-centric scores keep salient sources unmerged', async () => {
     const saliency = new Float32Array(1024);
     for (let row = 8; row < 24; row++) for (let col = 8; col < 24; col++) saliency[row * 32 + col] = 1;
