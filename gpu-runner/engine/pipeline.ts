@@ -229,7 +229,7 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
   const positionsOf = (words: readonly string[]): number[] => {
     const out: number[] = [];
     for (const w of words) {
-      const k = sourceWords.words.indexOf(w);
+      const k = sourceWords.words.indexOf(w.toLowerCase());
       if (k < 0) throw new EngineError('invalid_request', `Blend word '${w}' is not a word of the source prompt (${sourceWords.words.join(' ')}). Name words exactly as they appear.`);
       out.push(...sourceWords.tokenPositions[k]);
     }
@@ -244,7 +244,7 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
     mapping,
     controller,
     fusionBlendTokens,
-    saliencyTokens: positionsOf(saliencyWords.filter((w) => sourceWords.words.includes(w))),
+    saliencyTokens: positionsOf(saliencyWords.filter((w) => sourceWords.words.includes(w.toLowerCase()))),
     truncated: negative.truncated || source.truncated || target.truncated,
   };
 }

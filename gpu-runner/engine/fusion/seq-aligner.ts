@@ -155,7 +155,7 @@ export function reweightVector(target: PromptWords, reweight: Readonly<Record<st
   for (const [word, value] of Object.entries(reweight)) {
     let found = false;
     target.words.forEach((w, k) => {
-      if (w !== word) return;
+      if (w.toLowerCase() !== word.toLowerCase()) return;
       found = true;
       for (const p of target.tokenPositions[k]) weights[p] = value;
     });
