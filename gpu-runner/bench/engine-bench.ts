@@ -181,6 +181,19 @@ export function formatPresetBench(result: PresetBenchResult): string {
     lines.push(`| ${r.name} | ${r.out.report.options.sampler.steps} | ${r.endToEndSeconds.toFixed(2)} | ${r.speedup.toFixed(2)}x | ${t(s.decode)} | ${t(s.text)} | ${t(s.vaeEncode)} | ${t(s.inversion)} | ${t(s.edit)} | ${t(s.vaeDecode)} | ${t(s.encode)} | ${r.out.loadSeconds.toFixed(1)} | ${r.out.report.unetCalls} | ${r.out.report.tokenSteps} (${r.out.report.tokenStepsRelative.toFixed(2)}) | ${mib(r.out.report.attentionStore.bytes)} | ${mib(r.out.report.peakRssBytes)} | ${fmt(r.backgroundError, 4)} | ${fmt(r.psnrVsFatezero, 2)} | ${fmt(r.temporal, 4)} |`);
   }
   const [fz, opt, ocd] = rows;
+  if (config.steps) {
+    // Profile: scale the inversion and edit stages to each preset's default step count (an estimate).
+    const defaults: Record<string, number> = { fatezero: 50, optimized: 20, ocd: 20 };
+    lines.push('');
+    lines.push('Estimated end to end at the default steps (inversion and edit stages scaled by default steps / profiled steps):');
+    const estimate = (r: PresetRow) => {
+      const s = r.out.report.stages;
+      const scale = defaults[r.name] / (config.steps as number);
+      return r.endToEndSeconds + ((s.inversion ?? 0) + (s.edit ?? 0)) * (scale - 1);
+    };
+    const base = estimate(fz);
+    for (const r of rows) lines.push(`- ${r.name}: ~${estimate(r).toFixed(0)} s, ~${(base / estimate(r)).toFixed(2)}x over fatezero`);
+  }
   const check = (ok: boolean) => (ok ? 'met' : '**not met**');
   lines.push('');
   lines.push('Targets (issue 3, measured in this run):');

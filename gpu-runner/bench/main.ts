@@ -90,7 +90,13 @@ async function main(): Promise<number> {
       `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider`,
       `- date: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     ].join('\n');
-    const body = [header, ...results.map(formatPresetBench)].join('\n\n');
+    // each bench's table is kept under the cache, so separate invocations (tiny now, SD1.5 later) combine
+    for (const r of results) writeFileSync(join(workDir, `${r.config.label.replace(/[^a-z0-9]+/gi, '-')}.md`), formatPresetBench(r));
+    const parts = ['tiny bundle', 'SD1.5 configs, random weights']
+      .map((label) => join(workDir, `${label.replace(/[^a-z0-9]+/gi, '-')}.md`))
+      .filter((file) => existsSync(file))
+      .map((file) => readFileSync(file, 'utf8'));
+    const body = [header, ...parts].join('\n\n');
     const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
     writeFileSync(path, replaceSection(current, body));
     log(`bench: wrote ${path}`);
