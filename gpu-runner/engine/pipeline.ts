@@ -104,6 +104,9 @@ interface Counters {
 
 const now = () => performance.now() / 1000;
 
+/** Steps of the fatezero preset: the baseline of the report's relative token-steps. */
+const FATEZERO_STEPS = 50;
+
 /**
  * Runs one edit on frames.
  * @throws EngineError('canceled') when the signal fires between steps; EngineError('invalid_request') on bad inputs.
@@ -688,9 +691,8 @@ async function edit(ctx: EditContext): Promise<Edited> {
 
 function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompts; counters: Counters; store: AttentionStore; edited: Edited; tome: TomeRun }): EditReport {
   const { args, geometry: geo, counters, store, edited } = r;
-  const N = args.options.sampler.steps;
-  // FateZero's cost at the same frames, size and steps: N inversion calls of F and N edit calls of 2F.
-  const baselineTokenSteps = 3 * N * geo.frames * geo.latentHeight * geo.latentWidth;
+  // The fatezero preset's cost at the same frames and size: 50 inversion calls of F and 50 edit calls of 2F.
+  const baselineTokenSteps = 3 * FATEZERO_STEPS * geo.frames * geo.latentHeight * geo.latentWidth;
   const stats = store.stats();
   return {
     preset: args.options.preset,

@@ -35,7 +35,7 @@ export interface EditReport {
   unetCalls: number;
   /** Σ over UNet calls of batch items x latent pixels */
   tokenSteps: number;
-  /** tokenSteps / FateZero's (N inversion calls of F + N edit calls of 2F) at the same N */
+  /** tokenSteps / the fatezero preset's (50 inversion calls of F + 50 edit calls of 2F) at the same frames and size */
   tokenStepsRelative: number;
   attentionStore: { bytes: number; memoryBytes: number; diskBytes: number; entries: number };
   peakRssBytes: number;
