@@ -2,10 +2,12 @@
  * The engine's runner-facing API: load a model once, then edit frames (`runEdit`) or a video file
  * (`editVideoFile`: decode -> edit -> encode output, preview and report.json). Every path comes in as an argument.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { EditOptions } from '../../shared/edit-request.ts';
 import { decodeMask, decodeVideo, encodeVideo, outputSpan, writePreview } from '../video/index.ts';
+import { defaultMemoryBudget } from './attention-store.ts';
 import { throwIfCanceled } from './errors.ts';
 import type { EditModel } from './model.ts';
 import { type EditProgress, runEdit, type RunEditResult } from './pipeline.ts';
@@ -29,7 +31,7 @@ export interface EditVideoFileArgs {
   readonly model: EditModel;
   readonly onProgress?: (p: EditProgress) => void;
   readonly signal?: AbortSignal;
-  /** Bytes of attention maps kept in memory before spilling to `<outDir>/.attention`. @default Infinity */
+  /** Bytes of attention maps kept in memory before spilling to `<outDir>/.attention`. @default - half the free memory */
   readonly storeBudgetBytes?: number;
   /** Also return the decoded input, the edited frames and latents (benchmarks, quality measures). @default false */
   readonly keepData?: boolean;
@@ -83,6 +85,7 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
     maskData = new Float32Array(mask.masks.length * video.width * video.height);
     mask.masks.forEach((m, f) => maskData!.set(m, f * m.length));
   }
+  const spillDir = join(args.outDir, '.attention');
   const result = await runEdit({
     input: { frames: video.frames, width: video.width, height: video.height },
     mask: maskData,
@@ -90,10 +93,11 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
     model,
     onProgress: args.onProgress,
     signal: args.signal,
-    spillDir: join(args.outDir, '.attention'),
-    storeBudgetBytes: args.storeBudgetBytes,
+    spillDir,
+    storeBudgetBytes: args.storeBudgetBytes ?? defaultMemoryBudget(freemem()),
   });
 
+  rmSync(spillDir, { recursive: true, force: true });
   start = performance.now();
   args.onProgress?.({ stage: 'encode', step: 0, steps: 1 });
   const span = outputSpan(video);

@@ -444,6 +444,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     });
     counters.unetCalls++;
     counters.tokenSteps += F * geo.latentHeight * geo.latentWidth;
+    counters.peakRss = Math.max(counters.peakRss, process.memoryUsage().rss);
     const level = blendLevel(handle.sites);
     for (const site of handle.sites) {
       if (!keepMap(options, site, c, level)) continue;
@@ -595,6 +596,7 @@ async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number,
   const out = await handle.runner.run(feeds);
   ctx.counters.unetCalls++;
   ctx.counters.tokenSteps += 2 * F * grid.height * grid.width;
+  ctx.counters.peakRss = Math.max(ctx.counters.peakRss, process.memoryUsage().rss);
   return classifierFreeGuidance(floatOutput(out, 'out_sample').data, options.sampler.guidance);
 }
 
