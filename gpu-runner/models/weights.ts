@@ -205,7 +205,8 @@ export function parameterInit(name: string, shape: readonly number[]): Parameter
   const kind = parts[parts.length - 1];
   const module = parts[parts.length - 2] ?? '';
   if (kind === 'bias') return { mean: 0, std: 0.05 };
-  if (module.includes('embedding') && !module.startsWith('time_')) return { mean: 0, std: 0.1 };
+  // token_embedding / position_embedding (time_embedding's parameters sit under linear_1/linear_2)
+  if (module.includes('embedding')) return { mean: 0, std: 0.1 };
   if (module.includes('norm') || shape.length < 2) return { mean: 1, std: 0.1 };
   const fanIn = elementCount(shape.slice(1));
   return { mean: 0, std: 1 / Math.sqrt(fanIn) };
