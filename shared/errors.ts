@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 
-/** Why a job failed or ended. Stored on the job as `error.code`. */
-export const JOB_ERROR_CODES = [
+/** The caller's video or mask cannot be used: retrying never helps (the video layer raises these). */
+export const INPUT_ERROR_CODES = [
   'input_empty',
   'input_unreadable',
   'input_truncated',
@@ -14,6 +14,12 @@ export const JOB_ERROR_CODES = [
   'input_too_large',
   'mask_unreadable',
   'mask_mismatch',
+] as const;
+export type InputErrorCode = (typeof INPUT_ERROR_CODES)[number];
+
+/** Why a job failed or ended. Stored on the job as `error.code`. */
+export const JOB_ERROR_CODES = [
+  ...INPUT_ERROR_CODES,
   'invalid_request',
   'model_unavailable',
   'enqueue_failed',

@@ -6,19 +6,11 @@
  *   our fault or the machine's, so the job layer reports it as an internal error.
  */
 
-/** Every stable code a `VideoInputError` can carry. The API/job layer uses the same strings. */
-export const VIDEO_ERROR_CODES = [
-  'input_empty',
-  'input_unreadable',
-  'input_truncated',
-  'input_too_short',
-  'input_too_long',
-  'input_too_large',
-  'mask_unreadable',
-  'mask_mismatch',
-] as const;
+import { INPUT_ERROR_CODES, type InputErrorCode } from '../../shared/errors.ts';
 
-export type VideoErrorCode = (typeof VIDEO_ERROR_CODES)[number];
+/** Every stable code a `VideoInputError` can carry: the contract's input error codes. */
+export const VIDEO_ERROR_CODES = INPUT_ERROR_CODES;
+export type VideoErrorCode = InputErrorCode;
 
 /** The caller's video (or mask video) cannot be used; `code` says why in a stable, machine-readable way. */
 export class VideoInputError extends Error {

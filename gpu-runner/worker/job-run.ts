@@ -11,7 +11,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JobErrorCode } from '../../shared/errors.ts';
+import { INPUT_ERROR_CODES, type JobErrorCode } from '../../shared/errors.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 import { MissingObjectError } from './artifact-store.ts';
 import type { EditEngine, EditModel, EngineProgress } from './engine-port.ts';
@@ -27,17 +27,7 @@ import type { WebhookEventType, WebhookSender } from './webhooks.ts';
 export type StopReason = 'canceled' | 'timeout' | 'lost' | 'shutdown';
 
 /** Error codes that mean "this input will never work": the job fails at once, no retry. */
-const PERMANENT_CODES: ReadonlySet<string> = new Set<JobErrorCode>([
-  'input_empty',
-  'input_unreadable',
-  'input_truncated',
-  'input_too_short',
-  'input_too_long',
-  'input_too_large',
-  'mask_unreadable',
-  'mask_mismatch',
-  'invalid_request',
-]);
+const PERMANENT_CODES: ReadonlySet<string> = new Set<JobErrorCode>([...INPUT_ERROR_CODES, 'invalid_request']);
 
 export interface JobRunDeps {
   queue: JobQueue;
