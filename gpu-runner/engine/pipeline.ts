@@ -581,6 +581,23 @@ function fusionFeeds(ctx: EditContext, handle: VariantHandle, step: number, grou
   return feeds;
 }
 
+const guidedContexts = new WeakMap<Prompts, Float32Array>();
+
+/** [negative x F, target x F] text states of the guided batch, built once per run. */
+function guidedContext(prompts: Prompts, frames: number): Float32Array {
+  let context = guidedContexts.get(prompts);
+  if (!context) {
+    const row = prompts.negative.length;
+    context = new Float32Array(2 * frames * row);
+    for (let f = 0; f < frames; f++) {
+      context.set(prompts.negative, f * row);
+      context.set(prompts.target, (frames + f) * row);
+    }
+    guidedContexts.set(prompts, context);
+  }
+  return context;
+}
+
 /** Runs the guided edit UNet once on a (possibly cropped) latent. */
 async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number, z: Float32Array, grid: { height: number; width: number }, box: Box | null): Promise<Float32Array> {
   const { geometry: geo, prompts, options, tome } = ctx;
@@ -589,7 +606,7 @@ async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number,
   const feeds: Record<string, Tensor | IntTensor> = {
     sample: { data: repeatRows(z, 2), dims: [2 * F, geo.channels, grid.height, grid.width] },
     timestep: { int64: [t], dims: [] },
-    encoder_hidden_states: { data: new Float32Array([...repeatRows(prompts.negative, F), ...repeatRows(prompts.target, F)]), dims: [2 * F, 77, geo.contextChannels] },
+    encoder_hidden_states: { data: guidedContext(prompts, F), dims: [2 * F, 77, geo.contextChannels] },
     ...fusionFeeds(ctx, handle, step, 2, box),
     ...tome.feeds(t, 'edit', F, 2, handle.tomeSites),
   };
