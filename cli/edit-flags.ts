@@ -22,7 +22,7 @@ export const EDIT_FLAG_OPTIONS = {
 export const EDIT_FLAGS_HELP = `  --source "<text>"        what the clip shows (required)
   --target "<text>"        what it should show (required)
   --preset ocd|optimized|fatezero   defaults to apply (ocd)
-  --blend-words "<source words>/<target words>"   e.g. "brown bear/red tiger": the edited object's words
+  --blend-words SRC[:TGT]  words marking the edited object, comma-separated, e.g. "silver,jeep:Porsche,car"
   --frames N               frames to edit (8)         --size PX   working size, multiple of 64
   --steps N                denoising steps            --guidance G   classifier-free guidance (7.5)
   --seed N                 random seed (0)
@@ -35,32 +35,34 @@ type FlagValues = { [K in keyof typeof EDIT_FLAG_OPTIONS]?: K extends 'set' ? st
  * @throws when a required prompt is missing or a number does not parse, naming the flag.
  */
 export function knobsFromFlags(values: FlagValues): Record<string, unknown> {
-  if (!values.source || !values.target) throw new Error('--source and --target are required (what the clip shows, what it should show).');
-  const num = (flag: keyof FlagValues): number | undefined => {
+  if (!values.source || !values.target) throw new Error('--source and --target are required (what the clip shows, and what it should show).');
+  const num = (flag: keyof FlagValues, whole: boolean): number | undefined => {
     const raw = values[flag];
     if (raw === undefined) return undefined;
     const n = Number(raw);
-    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) throw new Error(`--${flag} expects a number, got '${String(raw)}'.`);
+    const ok = typeof raw === 'string' && raw.trim() !== '' && (whole ? Number.isInteger(n) : Number.isFinite(n));
+    if (!ok) throw new Error(`--${flag} must be ${whole ? 'a whole number' : 'a number'}, got '${String(raw)}'.`);
     return n;
   };
   const knobs: Record<string, unknown> = { sourcePrompt: values.source, targetPrompt: values.target };
   if (values.preset) knobs.preset = values.preset;
-  if (values.seed !== undefined) knobs.seed = num('seed');
-  if (values.frames !== undefined) knobs.frames = { count: num('frames') };
-  if (values.size !== undefined) knobs.size = num('size');
-  const sampler = { steps: num('steps'), guidance: num('guidance') };
+  if (values.seed !== undefined) knobs.seed = num('seed', true);
+  if (values.frames !== undefined) knobs.frames = { count: num('frames', true) };
+  if (values.size !== undefined) knobs.size = num('size', true);
+  const sampler = { steps: num('steps', true), guidance: num('guidance', false) };
   if (sampler.steps !== undefined || sampler.guidance !== undefined) knobs.sampler = dropUndefined(sampler);
   if (values['blend-words']) knobs.fusion = { blendWords: parseBlendWords(values['blend-words']) };
   return deepMerge(knobs, parseSetOverrides(values.set ?? []));
 }
 
-/** "brown bear/red tiger" -> { source: ['brown','bear'], target: ['red','tiger'] } */
-export function parseBlendWords(spec: string): { source: string[]; target: string[] } {
-  const parts = spec.split('/');
-  const words = (s: string | undefined) => (s ?? '').trim().split(/\s+/).filter(Boolean);
-  const [source, target] = [words(parts[0]), words(parts[1])];
-  if (parts.length !== 2 || source.length === 0 || target.length === 0) {
-    throw new Error(`--blend-words expects "<source words>/<target words>", e.g. "brown bear/red tiger"; got '${spec}'.`);
+/** "silver,jeep:Porsche,car" -> { source: [silver, jeep], target: [Porsche, car] }; no ":TGT" means the same words. */
+export function parseBlendWords(value: string): { source: string[]; target: string[] } {
+  const [src, tgt, ...rest] = value.split(':');
+  const list = (s: string | undefined) => (s ?? '').split(',').map((w) => w.trim()).filter(Boolean);
+  const source = list(src);
+  const target = tgt === undefined ? source : list(tgt);
+  if (rest.length > 0 || source.length === 0 || target.length === 0) {
+    throw new Error(`--blend-words expects SRC[:TGT] with comma-separated words, e.g. "jeep:car"; got '${value}'.`);
   }
   return { source, target };
 }

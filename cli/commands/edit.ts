@@ -4,80 +4,35 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EditKnobsSchema, type EditRequest } from '../../shared/edit-request.ts';
 import { editVideoFile, formatTimingTable, loadEditModel, resolveOptions } from '../../gpu-runner/engine/index.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
+import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
 import { ensureTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
 import { parseDevice } from '../../gpu-runner/runtime/providers.ts';
 import { ProgressBar } from '../progress.ts';
-import { deepMerge, parseSetOverrides } from '../set-options.ts';
+import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
+
+export { parseBlendWords } from '../edit-flags.ts';
 
 export const summary = 'edit a video locally: ocd edit <video> --source "..." --target "..." [--preset ocd|optimized|fatezero]';
 
 const USAGE = `usage: ocd edit <video> --source "<what the clip shows>" --target "<what it should show>" [options]
 
 options:
-  --preset ocd|optimized|fatezero   defaults to apply (ocd)
-  --blend-words SRC[:TGT]           words marking the edited object, comma-separated, e.g. "jeep:car"
+${EDIT_FLAGS_HELP}
   --mask <video>                    mask video (white = edit); sets ocd.mask to 'video'
-  --frames N                        frames to edit (8)
-  --size N                          working size of the short side, a multiple of 64 (the model's default)
-  --steps N                         denoising (and inversion) steps
-  --guidance G                      classifier-free guidance (7.5)
-  --seed N                          random seed (0)
   --model <dir>                     diffusers SD1.x folder (default: the tiny random bundle, generated on first use)
   --out <file>                      output video (default: <video name>.edited.mp4 here); preview and report.json beside it
-  --set key=value                   any knob, e.g. --set ocd.gamma=0.6 --set tome.ratio=[0.75,0.5] (repeatable)
   --provider cpu|cuda               onnxruntime device (cpu)
   --threads N                       threads per op
   --cache-dir <dir>                 graph/model cache (.cache/ under the repository)`;
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const DEFAULT_BPE_GZ = resolve(REPO_ROOT, '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');
-
-function integer(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new Error(`--${name} must be a whole number, got '${value}'.`);
-  return n;
-}
-
-function number(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${value}'.`);
-  return n;
-}
-
-/** "silver,jeep:Porsche,car" -> { source: [silver, jeep], target: [Porsche, car] }. */
-export function parseBlendWords(value: string): { source: string[]; target: string[] } {
-  const [src, tgt] = value.split(':');
-  const list = (s: string | undefined) => (s ?? '').split(',').map((w) => w.trim()).filter(Boolean);
-  const source = list(src);
-  const target = tgt === undefined ? source : list(tgt);
-  if (source.length === 0 || target.length === 0) throw new Error(`--blend-words expects SRC[:TGT] with comma-separated words, e.g. "jeep:car"; got '${value}'.`);
-  return { source, target };
-}
 
 /** Builds the edit request from the command line (flags, then --set overrides). */
-export function requestFromArgs(values: Record<string, string | string[] | boolean | undefined>): EditRequest {
-  const str = (k: string) => values[k] as string | undefined;
-  if (!str('source') || !str('target')) throw new Error('--source and --target are required (what the clip shows, and what it should show).');
-  const steps = integer('steps', str('steps'));
-  let request: Record<string, unknown> = { sourcePrompt: str('source'), targetPrompt: str('target') };
-  if (str('preset')) request.preset = str('preset');
-  if (str('seed') !== undefined) request.seed = integer('seed', str('seed'));
-  if (str('frames') !== undefined) request.frames = { count: integer('frames', str('frames')) };
-  if (str('size') !== undefined) request.size = integer('size', str('size'));
-  const sampler: Record<string, unknown> = {};
-  if (steps !== undefined) sampler.steps = steps;
-  if (str('guidance') !== undefined) sampler.guidance = number('guidance', str('guidance'));
-  if (Object.keys(sampler).length > 0) request.sampler = sampler;
-  if (str('blend-words')) request.fusion = { blendWords: parseBlendWords(str('blend-words') as string) };
-  request = deepMerge(request, parseSetOverrides((values.set as string[] | undefined) ?? []));
-  const parsed = EditKnobsSchema.safeParse(request);
+export function requestFromArgs(values: Parameters<typeof knobsFromFlags>[0]): EditRequest {
+  const parsed = EditKnobsSchema.safeParse(knobsFromFlags(values));
   if (!parsed.success) {
     throw new Error(`invalid options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ')}`);
   }
@@ -91,10 +46,8 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        source: { type: 'string' }, target: { type: 'string' }, preset: { type: 'string' }, 'blend-words': { type: 'string' },
-        mask: { type: 'string' }, frames: { type: 'string' }, size: { type: 'string' }, steps: { type: 'string' },
-        guidance: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
-        set: { type: 'string', multiple: true }, provider: { type: 'string' }, threads: { type: 'string' },
+        ...EDIT_FLAG_OPTIONS,
+        mask: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
         'cache-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -118,11 +71,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   let options;
   let provider;
+  let threads: number | undefined;
   try {
     const request = requestFromArgs(values);
     if (values.mask && !existsSync(values.mask)) throw new Error(`--mask ${values.mask} does not exist.`);
     options = resolveOptions(request, { hasMaskVideo: !!values.mask });
     provider = parseDevice(values.provider ?? 'cpu');
+    threads = values.threads === undefined ? undefined : Number(values.threads);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new Error(`--threads must be a whole number above 0, got '${values.threads}'.`);
   } catch (error) {
     console.error(`ocd edit: ${(error as Error).message}`);
     return 2;
@@ -136,8 +92,8 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     bar.update({ stage: 'loading model', fraction: 0 });
-    const modelDir = values.model ? resolve(values.model) : ensureTinyBundle({ cacheDir, bpeVocabGzPath: DEFAULT_BPE_GZ });
-    const model = await loadEditModel(modelDir, { provider, cacheDir, threads: integer('threads', values.threads) });
+    const modelDir = values.model ? resolve(values.model) : ensureTinyBundle({ cacheDir, bpeVocabGzPath: resolveClipVocab({ cacheDir }) });
+    const model = await loadEditModel(modelDir, { provider, cacheDir, threads });
     const N = options.sampler.steps;
     try {
       const result = await editVideoFile({

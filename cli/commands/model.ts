@@ -5,12 +5,12 @@
  *   ocd model sd15 <dir> [--seed N] [--bpe <gz>]          (random weights, SD1.5 configs, ~4.3 GB)
  *   ocd model forward <modelDir> <component> <in.safetensors> <out.safetensors> [--provider cpu|cuda] [--cache-dir DIR] [--threads N]
  */
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SafetensorsFile, writeSafetensors, type TensorEntry } from '../../gpu-runner/models/safetensors.ts';
 import { COMPONENTS, componentGraph, type ComponentGraphOptions, type ComponentName } from '../../gpu-runner/models/bundle/component-graphs.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
+import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
 import { loadModelFolder } from '../../gpu-runner/models/bundle/model-folder.ts';
 import { writeRandomSD15Bundle } from '../../gpu-runner/models/bundle/sd15.ts';
 import { writeTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
@@ -28,9 +28,6 @@ const USAGE = `usage:
 components: ${COMPONENTS.join(', ')}
 Input tensors may be named bare (sample) or with the reference files' prefix (input.sample); outputs are written bare.`;
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** Where the CLIP BPE vocabulary sits beside a checkout (the shared data folder). */
-const DEFAULT_BPE_GZ = resolve(REPO_ROOT, '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');
 
 /** Graph inputs each component takes, and its graph output -> file tensor name. */
 const COMPONENT_IO: Readonly<Record<ComponentName, { inputs: readonly string[]; outputs: Readonly<Record<string, string>> }>> = Object.freeze({
@@ -130,7 +127,7 @@ async function runGenerate(kind: 'tiny' | 'sd15', argv: string[]): Promise<numbe
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { seed: { type: 'string' }, bpe: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError(`ocd model ${kind} takes one folder; got ${positionals.length} arguments`);
   const dir = resolve(positionals[0]);
-  const options = { seed: parseSeed(values.seed), bpeVocabGzPath: values.bpe ?? DEFAULT_BPE_GZ };
+  const options = { seed: parseSeed(values.seed), bpeVocabGzPath: resolveClipVocab({ explicitPath: values.bpe, cacheDir: resolveCacheDir() }) };
   const started = Date.now();
   if (kind === 'tiny') writeTinyBundle(dir, options);
   else writeRandomSD15Bundle(dir, options);

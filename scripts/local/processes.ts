@@ -1,6 +1,5 @@
 /** Child processes of the local stack: spawn a TypeScript entry with tsx, wait for HTTP health, stop cleanly. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './settings.ts';
 
@@ -52,10 +51,4 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
-}
-
-/** The OpenAI CLIP vocabulary for the tiny bundle's tokenizer, when it is on this machine. */
-export function clipVocabPath(): string | undefined {
-  const candidates = [process.env.OCD_CLIP_BPE_PATH, join(REPO_ROOT, '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz')];
-  return candidates.find((p): p is string => !!p && existsSync(p));
 }

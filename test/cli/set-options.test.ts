@@ -28,7 +28,7 @@ describe('knobsFromFlags', async () => {
   const { knobsFromFlags, parseBlendWords } = await import('../../cli/edit-flags.ts');
   it('maps flags to edit knobs, --set last', () => {
     expect(
-      knobsFromFlags({ source: 'a bear', target: 'a tiger', preset: 'ocd', steps: '10', seed: '3', 'blend-words': 'bear/tiger', set: ['sampler.steps=12', 'ocd.gamma=0.6'] }),
+      knobsFromFlags({ source: 'a bear', target: 'a tiger', preset: 'ocd', steps: '10', seed: '3', 'blend-words': 'bear:tiger', set: ['sampler.steps=12', 'ocd.gamma=0.6'] }),
     ).toEqual({
       sourcePrompt: 'a bear',
       targetPrompt: 'a tiger',
@@ -41,7 +41,10 @@ describe('knobsFromFlags', async () => {
   });
   it('names the flag that does not parse', () => {
     expect(() => knobsFromFlags({ source: 'a', target: 'b', frames: 'eight' })).toThrow(/--frames/);
+    expect(() => knobsFromFlags({ source: 'a', target: 'b', frames: '2.5' })).toThrow(/--frames must be a whole number/);
     expect(() => knobsFromFlags({ source: 'a' })).toThrow(/--target/);
-    expect(() => parseBlendWords('bear')).toThrow(/source words/);
+    expect(() => parseBlendWords(':')).toThrow(/SRC\[:TGT\]/);
+    expect(parseBlendWords('silver,jeep:Porsche,car')).toEqual({ source: ['silver', 'jeep'], target: ['Porsche', 'car'] });
+    expect(parseBlendWords('bear')).toEqual({ source: ['bear'], target: ['bear'] });
   });
 });

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file is gpu-runner/models/bundle/cache-dir.ts). */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /**
  * The cache root: `cacheDir` when given (the caller passes `OCD_CACHE_DIR` from configuration),

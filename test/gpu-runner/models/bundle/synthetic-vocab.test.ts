@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLIPTokenizer } from '../../gpu-runner/models/clip-tokenizer.ts';
-import { ensureSyntheticVocab, syntheticMerges } from '../../scripts/local/synthetic-vocab.ts';
+import { CLIPTokenizer } from '../../../../gpu-runner/models/clip-tokenizer.ts';
+import { ensureSyntheticVocab, syntheticMerges } from '../../../../gpu-runner/models/bundle/synthetic-vocab.ts';
 
 describe('the synthetic CLIP vocabulary (fresh clones without the shared data)', () => {
   const dirs: string[] = [];
@@ -25,5 +25,14 @@ describe('the synthetic CLIP vocabulary (fresh clones without the shared data)',
     expect(ids[0]).toBe(49_406);
     expect(ids.slice(1).indexOf(49_407)).toBeGreaterThan(5);
     expect(tokenizer.positionsOf('a brown bear walking', ['bear']).length).toBeGreaterThan(0);
+  });
+});
+
+describe('resolveClipVocab', async () => {
+  const { resolveClipVocab, SHARED_CLIP_VOCAB } = await import('../../../../gpu-runner/models/bundle/clip-vocab.ts');
+  it('prefers the named file, then the shared OpenAI file beside the checkout', () => {
+    expect(resolveClipVocab({ explicitPath: '/x/vocab.gz', cacheDir: '/unused' })).toBe('/x/vocab.gz');
+    // The shared data folder sits beside the checkout in development and CI.
+    expect(resolveClipVocab({ cacheDir: '/unused' })).toBe(SHARED_CLIP_VOCAB);
   });
 });
