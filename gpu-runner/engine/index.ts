@@ -4,7 +4,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { EditOptions } from '../../shared/edit-request.ts';
 import { decodeMask, decodeVideo, encodeVideo, outputSpan, writePreview } from '../video/index.ts';
 import { defaultMemoryBudget } from './attention-store.ts';
@@ -110,7 +110,7 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
   await writePreview({ input: video.frames, output: result.frames, masks: panels, width: video.width, height: video.height, fps: video.fpsRational, outPath: previewPath, audioFrom, signal: args.signal });
   const report: EditReport = { ...result.report, stages: { decode: decodeSeconds, ...result.report.stages, encode: seconds(start) } };
   const reportPath = join(args.outDir, 'report.json');
-  writeFileSync(reportPath, `${JSON.stringify({ ...report, input: { path: args.inputPath, fps: video.fps, sourceFrameIndices: video.sourceFrameIndices, geometry: video.geometry } }, null, 2)}\n`);
+  writeFileSync(reportPath, `${JSON.stringify({ ...report, input: { file: basename(args.inputPath), fps: video.fps, sourceFrameIndices: video.sourceFrameIndices, geometry: video.geometry } }, null, 2)}\n`);
   const data = args.keepData
     ? { input: video.frames, output: result.frames, width: video.width, height: video.height, latents: result.latents, latentMask: result.latentMask }
     : undefined;
