@@ -1,6 +1,7 @@
 /** Starts the loopback emulators on the configured ports with data under the data folder, and publishes their env. */
 import { mkdirSync, rmSync } from 'node:fs';
 import { startEmulators, type Emulators } from '../../local/emulators.ts';
+import { requeueUnfinishedJobs } from './requeue.ts';
 import { writeEmulatorEnv, type LocalPaths, type LocalSettings } from './settings.ts';
 
 export async function startLocalEmulators(paths: LocalPaths, settings: LocalSettings): Promise<Emulators> {
@@ -11,6 +12,8 @@ export async function startLocalEmulators(paths: LocalPaths, settings: LocalSett
     dataDir: paths.s3,
     dynamodbDir: paths.dynamodb,
   });
+  const requeued = await requeueUnfinishedJobs(emulators.resources);
+  if (requeued > 0) console.log(`requeued ${requeued} unfinished job(s) from the last run`);
   writeEmulatorEnv(paths, emulators.env);
   return {
     ...emulators,
