@@ -29,6 +29,7 @@ import { chooseController, deriveBlendWords } from './presets.ts';
 import type { EditReport, StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
 import { type FramePlan, tomeHooks, type TomeRun, type TomeSite, unmergeRows } from './tome/hooks.ts';
+import { framesToTensor, tensorToFrames } from '../video/frames.ts';
 
 /** RGB24 frames of one clip, already at the working size. */
 export interface FrameSet {
@@ -254,31 +255,6 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
 
 // ---------------------------------------------------------------------------------------------------------------
 // 3. frames <-> latents
-
-/** RGB24 frames -> [F, 3, H, W] in [-1, 1]. */
-export function framesToTensor(frames: readonly Uint8Array[], width: number, height: number): Float32Array {
-  const hw = width * height;
-  const out = new Float32Array(frames.length * 3 * hw);
-  frames.forEach((rgb, f) => {
-    for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) out[(f * 3 + c) * hw + i] = rgb[i * 3 + c] / 127.5 - 1;
-  });
-  return out;
-}
-
-/** [F, 3, H, W] raw decoder output -> RGB24 frames: clamp((x + 1) / 2, 0, 1) * 255, rounded. */
-export function tensorToFrames(images: Float32Array, frames: number, width: number, height: number): Uint8Array[] {
-  const hw = width * height;
-  return Array.from({ length: frames }, (_, f) => {
-    const rgb = new Uint8Array(hw * 3);
-    for (let i = 0; i < hw; i++) {
-      for (let c = 0; c < 3; c++) {
-        const v = Math.min(1, Math.max(0, images[(f * 3 + c) * hw + i] / 2 + 0.5));
-        rgb[i * 3 + c] = Math.round(v * 255);
-      }
-    }
-    return rgb;
-  });
-}
 
 async function encodeFrames(model: EditModel, input: FrameSet, geo: Geometry): Promise<Float32Array> {
   const images = framesToTensor(input.frames, input.width, input.height);
