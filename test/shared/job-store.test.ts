@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { resolveEditOptions } from '../../shared/edit-request.ts';
 import type { JobRecord } from '../../shared/job.ts';
 import { InvalidCursorError, JobStore } from '../../shared/job-store.ts';
 import { useEmulators } from '../support/emulators.ts';
+import { queuedJobRecord } from '../support/job-records.ts';
 
 const emulators = useEmulators();
 
@@ -17,33 +17,14 @@ function store(): JobStore {
 function newJob(tenant: string, overrides: Partial<JobRecord> = {}): JobRecord {
   counter += 1;
   clockMs += 1000;
-  const request = { sourcePrompt: 'a bear', targetPrompt: 'a tiger' };
   const createdAt = new Date(clockMs).toISOString();
-  return {
-    id: `job${String(counter).padStart(4, '0')}`,
+  return queuedJobRecord(`job${String(counter).padStart(4, '0')}`, {
     tenant,
-    state: 'queued',
-    request,
-    options: resolveEditOptions(request),
-    input: { uploadId: 'up1', key: `uploads/${tenant}/up1`, bytes: 1000, contentType: 'video/mp4' },
-    mask: null,
-    webhookUrl: null,
-    progress: null,
-    timings: {},
-    outputs: null,
-    error: null,
-    attempt: 0,
-    cancelRequested: false,
-    idempotencyKey: null,
-    workerId: null,
     createdAt,
     updatedAt: createdAt,
-    startedAt: null,
-    finishedAt: null,
     expiresAt: Math.floor(clockMs / 1000) + 86400,
-    queueLane: 'queued',
     ...overrides,
-  };
+  });
 }
 
 describe('JobStore against dynalite', () => {

@@ -23,6 +23,7 @@ import { createScaleInProtection } from '../../../../gpu-runner/worker/scale-in-
 import { WebhookSender } from '../../../../gpu-runner/worker/webhooks.ts';
 import { Worker, type WorkerSettings } from '../../../../gpu-runner/worker/worker.ts';
 import type { EmulatorHarness } from '../../../support/emulators.ts';
+import { queuedJobRecord } from '../../../support/job-records.ts';
 
 export const TENANT = 'tenant_a';
 
@@ -83,31 +84,14 @@ export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Prom
     frames: { count: 4 },
     ...options.request,
   };
-  const now = new Date().toISOString();
-  const record: JobRecord = {
-    id,
+  const record = queuedJobRecord(id, {
     tenant: TENANT,
-    state: 'queued',
     request,
     options: resolveEditOptions(request, { hasMaskVideo: mask !== null }),
     input: { uploadId, key, bytes: options.input?.length ?? 0, contentType: 'video/mp4' },
     mask,
     webhookUrl: options.webhookUrl ?? null,
-    progress: null,
-    timings: {},
-    outputs: null,
-    error: null,
-    attempt: 0,
-    cancelRequested: false,
-    idempotencyKey: null,
-    workerId: null,
-    createdAt: now,
-    updatedAt: now,
-    startedAt: null,
-    finishedAt: null,
-    expiresAt: Math.floor(Date.now() / 1000) + 86_400,
-    queueLane: 'queued',
-  };
+  });
   await jobStore(h).create(record);
   if (!options.noMessage) {
     await h.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: encodeQueueMessage(id) }));
