@@ -35,14 +35,14 @@ const SWEEP: Partial<EditRequest>[] = [
 /** Reading of the tables and what would close the gaps (kept with the tables; see the columns named). */
 const NOTES = `### Where the time goes, and what would close the gaps
 
-- The step counts alone bound the speed-up of \`optimized\` over \`fatezero\` by 50/20 = 2.5x for the inversion and edit
-  stages; the fixed stages (decode, VAE encode/decode, encode) do not shrink, so end to end stays under 2.5x unless the
-  per-call cost drops too. On the SD1.5 profile the VAE alone costs ~35 s for 8 frames at 256 px (VAE enc + VAE dec).
+- Per UNet call (the \`inversion\` and \`edit\` columns divided by the steps), \`fatezero\`'s inversion costs more than the
+  other presets': it records every controlled map of every step in float32 into host memory, as FateZero does. With
+  the step counts (50/20 = 2.5x for inversion and edit) that is where \`optimized\`'s speed-up comes from; the fixed
+  stages (decode, VAE encode/decode, encode) are a few percent of \`fatezero\`'s time at the default steps.
 - Token merging pays off only where attention is a large share of a UNet call. At 256 px the highest level holds 1024
-  tokens per frame and attention is ~5% of the FLOPs (environment.md), so the in-graph matching and the gather/scatter
-  of merge/unmerge cost more than they save: compare the \`inversion\` column per UNet call of \`optimized\` with
-  \`fatezero\`'s. At 512 px (4096 tokens, 16% attention) or with merging only where attention dominates, it would help;
-  at 256 px, \`--set tome.enabled=false\` is faster on this CPU.
+  tokens per frame and attention is ~5% of the FLOPs (environment.md), so merging there saves little next to the
+  in-graph matching and the gather/scatter of merge/unmerge; at 512 px (4096 tokens, 16% attention), or on a GPU
+  where attention's memory traffic dominates, it saves more. \`--set tome.enabled=false\` measures it on a given machine.
 - Object-centric sampling saves little at 256 px: the foreground box is rounded to a multiple of 8 latent pixels, so a
   central-quarter mask (39% after dilation) still crops 24x24 of the 32x32 latent, and its background branch adds calls.
   The \`inversion\` background (no background UNet calls) is the fastest setting the sweep finds within the fidelity bound.
