@@ -42,18 +42,7 @@ export const sourceInputName = (site: { name: string } | string): string => `src
 export const blendInputName = (site: { name: string } | string): string => `blend:${typeof site === 'string' ? site : site.name}`;
 
 /** What a controlled layer looks like from the outside: enough to allocate, store and restrict its maps. */
-export interface ControlledSite {
-  readonly name: string;
-  readonly kind: 'self' | 'cross';
-  readonly level: number;
-  readonly heads: number;
-  readonly height: number;
-  readonly width: number;
-  readonly frames: number;
-  readonly queryTokens: number;
-  readonly keyTokens: number;
-  readonly crossFrame: boolean;
-}
+export type ControlledSite = Omit<AttentionSite, 'channels'>;
 
 export interface ControlOptions {
   /**
@@ -68,8 +57,8 @@ function isControlled(site: AttentionSite, options: ControlOptions): boolean {
 }
 
 function describe(site: AttentionSite): ControlledSite {
-  const { name, kind, level, heads, height, width, frames, queryTokens, keyTokens, crossFrame } = site;
-  return { name, kind, level, heads, height, width, frames, queryTokens, keyTokens, crossFrame };
+  const { channels: _channels, ...controlled } = site;
+  return controlled;
 }
 
 /**
