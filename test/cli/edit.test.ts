@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseBlendWords, requestFromArgs, run } from '../../cli/commands/edit.ts';
-import { CLIPS_DIR } from '../support/paths.ts';
+import { CLIPS_DIR, readClipManifest } from '../support/paths.ts';
 import { ENGINE_TEST_CACHE } from '../gpu-runner/engine/support/model.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'ocd-edit-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-const manifest = JSON.parse(readFileSync(resolve(CLIPS_DIR, 'manifest.json'), 'utf8')) as { id: string; file: string; source_prompt: string; edits: { target_prompt: string }[] }[];
+const manifest = readClipManifest();
 
 function probeFrames(path: string): { codec: string; frames: number; pixFmt: string } {
   const [codec, pixFmt, frames] = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,nb_read_frames', '-of', 'csv=p=0', path], { encoding: 'utf8' }).trim().split(',');

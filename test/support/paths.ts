@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,4 +17,22 @@ export const CLIP_BPE_GZ = resolve(SHARED_DIR, 'data/clip/bpe_simple_vocab_16e6.
 
 if (!existsSync(REFERENCE_DIR)) {
   throw new Error(`The reference data folder is missing: expected ${REFERENCE_DIR} (set OCD_SHARED_DIR to the shared/ folder).`);
+}
+
+/** One entry of `clips/manifest.json`: a FateZero test clip, its facts and its prompts. */
+export interface ManifestClip {
+  id: string;
+  file: string;
+  frames: number;
+  width: number;
+  height: number;
+  fps: number;
+  first_frame: string;
+  source_prompt: string;
+  edits: { target_prompt: string; blend_words: [string[], string[]] | null; kind: string }[];
+}
+
+/** The test clips listed in the shared data's manifest. */
+export function readClipManifest(): ManifestClip[] {
+  return JSON.parse(readFileSync(resolve(CLIPS_DIR, 'manifest.json'), 'utf8')) as ManifestClip[];
 }

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,21 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { decodeVideo, selectExpression } from '../../../gpu-runner/video/decode.ts';
 import { frameIndexOf, makeTempDir, makeTestVideo, removeTempDir } from '../../support/media.ts';
-import { CLIPS_DIR } from '../../support/paths.ts';
+import { CLIPS_DIR, readClipManifest, type ManifestClip } from '../../support/paths.ts';
 import { expectInputError, regionMean } from './support.ts';
 
 const execFileAsync = promisify(execFile);
 
-interface ManifestClip {
-  id: string;
-  file: string;
-  frames: number;
-  width: number;
-  height: number;
-  fps: number;
-  first_frame: string;
-}
-const manifest = JSON.parse(readFileSync(join(CLIPS_DIR, 'manifest.json'), 'utf8')) as ManifestClip[];
+const manifest = readClipManifest();
 
 let dir: string;
 const file = (name: string): string => join(dir, name);

@@ -14,7 +14,7 @@ import { ensureTinyBundle } from '../../../gpu-runner/models/bundle/tiny.ts';
 import { JOB_STAGES } from '../../../shared/job.ts';
 import { jobOutputKey } from '../../../shared/s3-keys.ts';
 import { useEmulators } from '../../support/emulators.ts';
-import { CLIP_BPE_GZ, CLIPS_DIR } from '../../support/paths.ts';
+import { CLIP_BPE_GZ, CLIPS_DIR, readClipManifest } from '../../support/paths.ts';
 import { createTestQueue, getJob, seedJob, waitFor } from './support/jobs.ts';
 import { killAllWorkers, spawnWorker, waitForLine } from './support/processes.ts';
 
@@ -23,16 +23,6 @@ const env = useEmulators();
 let workDir: string;
 let modelDir: string;
 
-interface ManifestClip {
-  id: string;
-  file: string;
-  frames: number;
-  width: number;
-  height: number;
-  fps: number;
-  source_prompt: string;
-  edits: { target_prompt: string }[];
-}
 
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'ocd-happy-'));
@@ -66,7 +56,7 @@ async function download(key: string, path: string): Promise<string> {
 describe('happy path with the real engine and the tiny bundle', () => {
   it('edits a real clip: queued -> running -> succeeded, valid outputs, complete report', async () => {
     const h = env.current;
-    const manifest = JSON.parse(await readFile(join(CLIPS_DIR, 'manifest.json'), 'utf8')) as ManifestClip[];
+    const manifest = readClipManifest();
     const clip = manifest.find((c) => c.id === 'bear_tiger_lion_leopard')!;
     const { queueUrl } = await createTestQueue(h, { visibilitySeconds: 30 });
     const worker = spawnWorker('gpu-runner/worker/main.ts', ['--wait-seconds', '1', '--progress-interval-ms', '500', '--heartbeat-seconds', '5'], {
