@@ -41,7 +41,7 @@ try {
   const base = `http://127.0.0.1:${settings.ports.api}`;
   await waitForHealthy('the API', `${base}/healthz`, api, 60_000);
   await waitForHealthy('the worker', `http://127.0.0.1:${settings.ports.workerHealth}/healthz`, worker, 300_000);
-  const clip = sampleClip(paths);
+  const clip = sampleClip();
   const request = JSON.stringify({ sourcePrompt: clip.sourcePrompt, targetPrompt: clip.targetPrompt, preset: 'ocd' });
   console.log(`
 The service is running.

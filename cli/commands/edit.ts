@@ -92,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     bar.update({ stage: 'loading model', fraction: 0 });
-    const modelDir = values.model ? resolve(values.model) : ensureTinyBundle({ cacheDir, bpeVocabGzPath: resolveClipVocab({ cacheDir }) });
+    const modelDir = values.model ? resolve(values.model) : ensureTinyBundle({ cacheDir, bpeVocabGzPath: resolveClipVocab() });
     const model = await loadEditModel(modelDir, { provider, cacheDir, threads });
     const N = options.sampler.steps;
     try {

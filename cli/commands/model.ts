@@ -127,7 +127,7 @@ async function runGenerate(kind: 'tiny' | 'sd15', argv: string[]): Promise<numbe
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { seed: { type: 'string' }, bpe: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError(`ocd model ${kind} takes one folder; got ${positionals.length} arguments`);
   const dir = resolve(positionals[0]);
-  const options = { seed: parseSeed(values.seed), bpeVocabGzPath: resolveClipVocab({ explicitPath: values.bpe, cacheDir: resolveCacheDir() }) };
+  const options = { seed: parseSeed(values.seed), bpeVocabGzPath: resolveClipVocab({ explicitPath: values.bpe }) };
   const started = Date.now();
   if (kind === 'tiny') writeTinyBundle(dir, options);
   else writeRandomSD15Bundle(dir, options);

@@ -22,6 +22,7 @@ import { unetParameters } from '../models/bundle/parameters.ts';
 import { resolveCacheDir } from '../models/bundle/cache-dir.ts';
 import { ensureRandomSD15Bundle } from '../models/bundle/sd15.ts';
 import { buildUNetGraph } from '../models/unet/unet.ts';
+import { CLIP_VOCAB_GZ } from '../assets.ts';
 import { parseUNetConfig } from '../models/unet/config.ts';
 import { parseDevice, type Device } from '../runtime/providers.ts';
 import { createSession, runSession } from '../runtime/session.ts';
@@ -30,7 +31,6 @@ import { float32Tensor, int64Tensor } from '../runtime/tensors.ts';
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BENCHMARKS_FILE = join(REPO_ROOT, 'BENCHMARKS.md');
 const SECTION_HEADER = '## Graphs (issue 2)';
-const DEFAULT_BPE_GZ = resolve(REPO_ROOT, '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');
 
 /** Working size of the benchmark: 8 frames of 256x256 video -> latents [8, 4, 32, 32]. */
 const BATCH = 8;
@@ -275,7 +275,7 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(workDir, { recursive: true });
 
   const started = performance.now();
-  const bundleDir = ensureRandomSD15Bundle({ cacheDir, bpeVocabGzPath: values.bpe ?? DEFAULT_BPE_GZ });
+  const bundleDir = ensureRandomSD15Bundle({ cacheDir, bpeVocabGzPath: values.bpe ?? CLIP_VOCAB_GZ });
   const bundleSeconds = (performance.now() - started) / 1000;
   const weightsBytes = statSync(join(bundleDir, 'unet/diffusion_pytorch_model.safetensors')).size;
   console.log(`SD1.5 random bundle ready in ${bundleSeconds.toFixed(1)} s: ${bundleDir} (UNet weights ${(weightsBytes / 1e9).toFixed(2)} GB)`);

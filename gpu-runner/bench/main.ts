@@ -12,13 +12,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { EditRequest } from '../../shared/edit-request.ts';
+import { CLIP_VOCAB_GZ, CLIPS_DIR } from '../assets.ts';
 import { resolveCacheDir } from '../models/bundle/cache-dir.ts';
 import { ensureRandomSD15Bundle } from '../models/bundle/sd15.ts';
 import { ensureTinyBundle } from '../models/bundle/tiny.ts';
 import { benchPresets, type ClipEntry, formatPresetBench, type PresetBenchResult } from './engine-bench.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SHARED = resolve(REPO_ROOT, '../shared/data');
 const SECTION = '## Editing presets (issue 3)';
 
 /** ocd settings the sweep tries (besides the preset's defaults). */
@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     },
   });
   const cacheDir = resolveCacheDir(values['cache-dir']);
-  const manifest = JSON.parse(readFileSync(join(SHARED, 'clips/manifest.json'), 'utf8')) as ClipEntry[];
+  const manifest = JSON.parse(readFileSync(join(CLIPS_DIR, 'manifest.json'), 'utf8')) as ClipEntry[];
   const clip = manifest.find((c) => c.id === (values.clip ?? 'car-turn'));
   if (!clip) {
     console.error(`bench: unknown clip '${values.clip}'; clips: ${manifest.map((c) => c.id).join(', ')}`);
@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   }
   const frames = Number(values.frames ?? 8);
   const size = values.size ? Number(values.size) : 256;
-  const bpe = join(SHARED, 'clip/bpe_simple_vocab_16e6.txt.gz');
+  const bpe = CLIP_VOCAB_GZ;
   const workDir = join(cacheDir, 'bench');
   const log = (line: string) => console.error(line);
   const results: PresetBenchResult[] = [];
@@ -88,14 +88,14 @@ async function main(): Promise<number> {
   if (!values['no-tiny']) {
     const modelDir = ensureTinyBundle({ cacheDir, bpeVocabGzPath: bpe });
     log('bench (a): tiny bundle');
-    results.push(await benchPresets({ label: 'tiny bundle', modelDir, cacheDir, clipsDir: join(SHARED, 'clips'), clip, frames, size, workDir, sweep: values['no-sweep'] ? [] : SWEEP, log }));
+    results.push(await benchPresets({ label: 'tiny bundle', modelDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames, size, workDir, sweep: values['no-sweep'] ? [] : SWEEP, log }));
     console.log(formatPresetBench(results[results.length - 1]));
   }
   if (values.sd15) {
     log('bench (b): random-weight SD1.5-config bundle (generated on first use, ~4.3 GB)');
     const modelDir = ensureRandomSD15Bundle({ cacheDir, bpeVocabGzPath: bpe });
     const steps = values['sd15-steps'] ? Number(values['sd15-steps']) : null;
-    results.push(await benchPresets({ label: 'SD1.5 configs, random weights', modelDir, cacheDir, clipsDir: join(SHARED, 'clips'), clip, frames, size, workDir, steps, weightStorage: 'float16', log }));
+    results.push(await benchPresets({ label: 'SD1.5 configs, random weights', modelDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames, size, workDir, steps, weightStorage: 'float16', log }));
     console.log(formatPresetBench(results[results.length - 1]));
   }
 

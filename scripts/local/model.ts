@@ -5,6 +5,6 @@ import type { LocalPaths } from './settings.ts';
 
 export function localModelDir(paths: LocalPaths): string {
   if (process.env.OCD_MODEL_DIR) return process.env.OCD_MODEL_DIR;
-  const bpeVocabGzPath = resolveClipVocab({ explicitPath: process.env.OCD_CLIP_BPE_PATH, cacheDir: paths.cache });
+  const bpeVocabGzPath = resolveClipVocab({ explicitPath: process.env.OCD_CLIP_BPE_PATH });
   return ensureTinyBundle({ seed: 0, cacheDir: paths.cache, bpeVocabGzPath });
 }
