@@ -1,7 +1,8 @@
 /**
  * Creating an edit job, in stages: read the body (JSON or multipart), check idempotency, vet the webhook and
- * the uploads, enforce the tenant's active-job cap, then write (inline files, job record) and enqueue.
- * Nothing is written before every check has passed, and a job whose message cannot be sent ends `failed`.
+ * the uploads, take a slot under the tenant's active-job cap, then write (inline files, job record) and enqueue.
+ * Nothing is written before every check has passed (a refused slot gives the key back), and a job whose message
+ * cannot be sent ends `failed`.
  */
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
@@ -15,6 +16,7 @@ import { checkWebhookUrl } from '../shared/webhook-url.ts';
 import type { ResolvedDeps } from './app.ts';
 import type { AppEnv } from './env.ts';
 import { ProblemError } from './problems.ts';
+import { failpoint } from './test-failpoints.ts';
 
 /** Seconds a caller should wait before retrying when at the active-job cap. */
 export const ACTIVE_CAP_RETRY_SECONDS = 30;
@@ -140,18 +142,22 @@ function readIdempotencyKey(c: Context<AppEnv>): string | undefined {
   return key;
 }
 
-/** A replay of an earlier create with the same key, or a conflict. */
-async function replay(deps: ResolvedDeps, tenant: string, held: { jobId: string; requestHash: string }, requestHash: string): Promise<CreateResult> {
+/**
+ * A replay of an earlier create with the same key, or a conflict. Undefined when the key's job does not exist
+ * (yet): its create is still running, or died before writing the job.
+ */
+async function replay(deps: ResolvedDeps, tenant: string, held: { jobId: string; requestHash: string }, requestHash: string): Promise<CreateResult | undefined> {
   if (held.requestHash !== requestHash) {
     throw new ProblemError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request; use a new key for a new edit.');
   }
   const job = await deps.jobs.getForTenant(held.jobId, tenant);
-  if (!job) {
-    throw new ProblemError('idempotency_key_reused', 'A request with this Idempotency-Key is still being processed; retry in a moment.', {
-      headers: { 'Retry-After': '1' },
-    });
-  }
-  return { job, replayed: true };
+  return job && { job, replayed: true };
+}
+
+function stillBeingCreated(): never {
+  throw new ProblemError('idempotency_key_reused', 'A request with this Idempotency-Key is still being processed; retry in a moment.', {
+    headers: { 'Retry-After': '1' },
+  });
 }
 
 /** HEAD an earlier upload and check it belongs to the tenant and has an allowed size and type. */
@@ -193,10 +199,12 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
   const idempotencyKey = readIdempotencyKey(c);
   const request = await readCreateBody(c, deps);
 
-  // 2. A retry with the same key returns the first job.
+  // 2. A retry with the same key returns the first job (if the first create died before writing it, the key
+  //    is taken over below once its lease has run out).
   if (idempotencyKey) {
     const held = await deps.jobs.findIdempotencyKey(tenant, idempotencyKey);
-    if (held) return replay(deps, tenant, held, request.requestHash);
+    const replayed = held && (await replay(deps, tenant, held, request.requestHash));
+    if (replayed) return replayed;
   }
 
   // 3. Vet what the runner will touch: webhook host, uploads.
@@ -208,22 +216,30 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
   const checkedMask = request.mask?.kind === 'upload' ? await checkUpload(deps, tenant, request.mask.uploadId, 'mask.uploadId') : undefined;
   const options = resolveEditOptions(request.knobs, { hasMaskVideo: request.mask !== undefined });
 
-  // 4. The tenant's cap on queued + running jobs.
-  const active = await deps.jobs.countActive(tenant);
-  if (active >= deps.config.maxActiveJobsPerTenant) {
-    throw new ProblemError('too_many_active_jobs', `This API key already has ${active} queued or running jobs (limit ${deps.config.maxActiveJobsPerTenant}); wait for one to finish or cancel one.`, {
-      headers: { 'Retry-After': String(ACTIVE_CAP_RETRY_SECONDS) },
-    });
-  }
-
-  // 5. Write: idempotency key, inline files, job record.
+  // 4. Write: idempotency key, then a slot under the tenant's cap on queued + running jobs (one atomic
+  //    conditional write, so concurrent creates cannot pass it together), then inline files and the job.
   const now = deps.clock();
   const jobId = deps.newId();
   const expiresAt = Math.floor(now.getTime() / 1000) + deps.config.jobTtlDays * 86400;
   if (idempotencyKey) {
     const reservation = await deps.jobs.reserveIdempotencyKey(tenant, idempotencyKey, request.requestHash, jobId, expiresAt);
-    if (!reservation.reserved) return replay(deps, tenant, reservation, request.requestHash);
+    if (!reservation.reserved) return (await replay(deps, tenant, reservation, request.requestHash)) ?? stillBeingCreated();
+    failpoint('after-idempotency-reservation');
   }
+  const releaseKey = async () => {
+    if (idempotencyKey) await deps.jobs.releaseIdempotencyKey(tenant, idempotencyKey).catch(() => undefined);
+  };
+  const admission = await deps.jobs.admit(tenant, jobId, deps.config.maxActiveJobsPerTenant).catch(async (error: unknown) => {
+    await releaseKey();
+    throw error;
+  });
+  if (!admission.admitted) {
+    await releaseKey();
+    throw new ProblemError('too_many_active_jobs', `This API key already has ${admission.active} queued or running jobs (limit ${deps.config.maxActiveJobsPerTenant}); wait for one to finish or cancel one.`, {
+      headers: { 'Retry-After': String(ACTIVE_CAP_RETRY_SECONDS) },
+    });
+  }
+  let jobWritten = false;
   try {
     const input = checkedInput ?? (await storeInline(deps, tenant, (request.input as { file: File }).file));
     const mask = request.mask === undefined ? null : (checkedMask ?? (await storeInline(deps, tenant, (request.mask as { file: File }).file)));
@@ -253,8 +269,9 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
       queueLane: 'queued',
     };
     await deps.jobs.create(job);
+    jobWritten = true;
 
-    // 6. Enqueue; a job whose message cannot be sent must not stay queued forever.
+    // 5. Enqueue; a job whose message cannot be sent must not stay queued forever.
     try {
       await deps.queue.send(encodeQueueMessage(jobId));
     } catch (error) {
@@ -266,7 +283,9 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
     }
     return { job, replayed: false };
   } catch (error) {
-    if (idempotencyKey) await deps.jobs.releaseIdempotencyKey(tenant, idempotencyKey).catch(() => undefined);
+    // A job that was written and then failed has released its slot itself (failQueued).
+    if (!jobWritten) await deps.jobs.releaseAdmission(tenant, jobId).catch(() => undefined);
+    await releaseKey();
     throw error;
   }
 }

@@ -26,7 +26,18 @@ export interface JobQueue {
 /** The job-store operations the API uses (implemented by `JobStore`). */
 export type ApiJobStore = Pick<
   JobStore,
-  'create' | 'get' | 'getForTenant' | 'listByTenant' | 'countActive' | 'queuePosition' | 'reserveIdempotencyKey' | 'releaseIdempotencyKey' | 'findIdempotencyKey' | 'failQueued' | 'requestCancel'
+  | 'create'
+  | 'get'
+  | 'getForTenant'
+  | 'listByTenant'
+  | 'admit'
+  | 'releaseAdmission'
+  | 'queuePosition'
+  | 'reserveIdempotencyKey'
+  | 'releaseIdempotencyKey'
+  | 'findIdempotencyKey'
+  | 'failQueued'
+  | 'requestCancel'
 >;
 
 /** Maps a presented API key to its tenant; undefined for an unknown key. */

@@ -23,7 +23,7 @@ export function realDeps(config: ApiConfig): AppDeps {
     config,
     storage: new S3ObjectStorage(createS3Client(config.aws), config.bucket),
     queue: new SQSJobQueue(createSQSClient(config.aws), config.queueUrl),
-    jobs: new JobStore({ client: createDynamoDBDocumentClient(config.aws), table: config.table }),
+    jobs: new JobStore({ client: createDynamoDBDocumentClient(config.aws), table: config.table, createLeaseMs: config.createLeaseSeconds * 1000 }),
     apiKeys,
     resolveHost: resolveHostAddresses,
   };

@@ -67,6 +67,7 @@ const ApiEnvSchema = ResourceEnvSchema.extend({
   OCD_CORS_ORIGINS: list,
   OCD_ALLOW_PRIVATE_WEBHOOKS: flag,
   OCD_PUBLIC_BASE_URL: optionalUrl,
+  OCD_CREATE_LEASE_SECONDS: positiveInt(15),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
 });
 
@@ -79,6 +80,7 @@ const WorkerEnvSchema = ResourceEnvSchema.extend({
   OCD_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   OCD_JOB_DEADLINE_SECONDS: positiveInt(1800),
   OCD_WEBHOOK_SECRET: z.string().optional(),
+  OCD_ALLOW_PRIVATE_WEBHOOKS: flag,
 });
 
 /** One tenant's API key, stored as the SHA-256 hex of the key. */
@@ -108,6 +110,11 @@ export interface ApiConfig extends ResourceConfig {
   /** Development only: accept webhook URLs on http and private addresses. */
   allowPrivateWebhooks: boolean;
   publicBaseUrl?: string;
+  /**
+   * Seconds a create may take between its first write and the job record; an Idempotency-Key or cap slot left
+   * without a job for longer belongs to a create that died, and is taken over.
+   */
+  createLeaseSeconds: number;
   port: number;
 }
 
@@ -120,6 +127,8 @@ export interface WorkerConfig extends ResourceConfig {
   healthPort?: number;
   jobDeadlineSeconds: number;
   webhookSecret?: string;
+  /** Development only: deliver webhooks over http and to private addresses. */
+  allowPrivateWebhooks: boolean;
 }
 
 /** Thrown when the environment is invalid; the message lists every bad variable. */
@@ -199,6 +208,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     corsOrigins: parsed.OCD_CORS_ORIGINS,
     allowPrivateWebhooks: parsed.OCD_ALLOW_PRIVATE_WEBHOOKS,
     publicBaseUrl: parsed.OCD_PUBLIC_BASE_URL,
+    createLeaseSeconds: parsed.OCD_CREATE_LEASE_SECONDS,
     port: parsed.PORT,
   };
 }
@@ -220,5 +230,6 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     healthPort: parsed.OCD_HEALTH_PORT,
     jobDeadlineSeconds: parsed.OCD_JOB_DEADLINE_SECONDS,
     webhookSecret: parsed.OCD_WEBHOOK_SECRET,
+    allowPrivateWebhooks: parsed.OCD_ALLOW_PRIVATE_WEBHOOKS,
   };
 }

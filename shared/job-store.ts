@@ -8,13 +8,15 @@
  * - GSI `byTenant` (`tenant` S, `createdAt` S): a tenant's jobs, newest first;
  * - GSI `byQueue` (`queueLane` S, `createdAt` S), sparse: only queued jobs carry `queueLane`, so counting
  *   the older items gives a queue position;
- * - TTL attribute `expiresAt` (epoch seconds).
+ * - TTL attribute `expiresAt` (epoch seconds);
+ * - admission items `admission#{tenant}` (see `admit`): the map `holders` of the tenant's active job ids, which
+ *   is what the per-tenant cap counts. They carry neither `tenant` nor `createdAt`, so no index sees them.
  */
 import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobError } from './errors.ts';
-import { JobRecordSchema, type JobOutputKeys, type JobProgress, type JobRecord, type JobTimings } from './job.ts';
+import { isFinished, JobRecordSchema, type JobOutputKeys, type JobProgress, type JobRecord, type JobTimings } from './job.ts';
 
 /** Names the infra stack and the emulator harness must use for the jobs table. */
 export const JOBS_TABLE = {
@@ -75,15 +77,26 @@ export type CancelOutcome =
 /** The outcome of reserving an idempotency key. */
 export type IdempotencyReservation = { reserved: true } | { reserved: false; jobId: string; requestHash: string };
 
+/** The outcome of asking for one of the tenant's active-job slots. */
+export type Admission = { admitted: true } | { admitted: false; active: number };
+
 export interface JobStoreOptions {
   client: DynamoDBDocumentClient;
   table: string;
   /** @default () => new Date() */
   clock?: () => Date;
+  /**
+   * How long a create may take between its first write (idempotency key, admission) and the job record. A key
+   * or slot whose job is still missing after this long belongs to a create that died, and is taken over.
+   * @default 15000
+   */
+  createLeaseMs?: number;
 }
 
 const CONDITION_FAILED = 'ConditionalCheckFailedException';
 const MAX_CANCEL_ROUNDS = 3;
+const MAX_ADMISSION_ROUNDS = 4;
+const DEFAULT_CREATE_LEASE_MS = 15_000;
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === CONDITION_FAILED;
@@ -93,12 +106,14 @@ export class JobStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly table: string;
   private readonly clock: () => Date;
+  private readonly createLeaseMs: number;
 
   constructor(options: JobStoreOptions) {
     if (!options.table) throw new Error('JobStore needs `table`: the jobs table name (OCD_TABLE).');
     this.client = options.client;
     this.table = options.table;
     this.clock = options.clock ?? (() => new Date());
+    this.createLeaseMs = options.createLeaseMs ?? DEFAULT_CREATE_LEASE_MS;
   }
 
   private now(): string {
@@ -185,26 +200,44 @@ export class JobStore {
 
   /**
    * Reserve an idempotency key for a job about to be created. When the key is already taken, returns the job
-   * it points to and the hash of the request that took it.
+   * it points to and the hash of the request that took it; except when that job was never written and the
+   * reservation is older than the create lease: the create that reserved it died, and this one takes it over.
    */
   async reserveIdempotencyKey(tenant: string, key: string, requestHash: string, jobId: string, expiresAt: number): Promise<IdempotencyReservation> {
     const id = idempotencyItemId(tenant, key);
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { id, jobId, requestHash, expiresAt, createdAt: this.now() },
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-      return { reserved: true };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+    const item = { id, jobId, requestHash, expiresAt, createdAt: this.now() };
+    if (await this.putIf(item, 'attribute_not_exists(id)')) return { reserved: true };
+    const held = await this.readReservation(id);
+    if (!held) return this.reserveIdempotencyKey(tenant, key, requestHash, jobId, expiresAt); // expired in between
+    if (await this.isAbandoned(held.jobId, held.createdAt)) {
+      const takenOver = await this.putIf(item, 'jobId = :stale AND createdAt = :staleAt', { ':stale': held.jobId, ':staleAt': held.createdAt });
+      if (takenOver) return { reserved: true };
+      return this.reserveIdempotencyKey(tenant, key, requestHash, jobId, expiresAt); // another create took it first
     }
-    const existing = await this.client.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: true }));
-    const item = existing.Item as { jobId: string; requestHash: string } | undefined;
-    if (!item) return this.reserveIdempotencyKey(tenant, key, requestHash, jobId, expiresAt); // expired in between
-    return { reserved: false, jobId: item.jobId, requestHash: item.requestHash };
+    return { reserved: false, jobId: held.jobId, requestHash: held.requestHash };
+  }
+
+  private async readReservation(id: string): Promise<{ jobId: string; requestHash: string; createdAt: string } | undefined> {
+    const result = await this.client.send(new GetCommand({ TableName: this.table, Key: { id }, ConsistentRead: true }));
+    return result.Item as { jobId: string; requestHash: string; createdAt: string } | undefined;
+  }
+
+  /** A create that wrote `since` and still has no job record after the create lease has died. */
+  private async isAbandoned(jobId: string, since: string | number): Promise<boolean> {
+    const age = this.clock().getTime() - (typeof since === 'number' ? since : Date.parse(since));
+    if (!(age > this.createLeaseMs)) return false;
+    return (await this.get(jobId)) === undefined;
+  }
+
+  /** A conditional put; false when the condition failed. */
+  private async putIf(item: Record<string, unknown>, condition: string, values?: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.client.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: condition, ...(values ? { ExpressionAttributeValues: values } : {}) }));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   /** The job and request hash an idempotency key points to, if the key was used. */
@@ -219,6 +252,86 @@ export class JobStore {
   /** Free a key whose job could not be created, so that a retry can create it. */
   async releaseIdempotencyKey(tenant: string, key: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.table, Key: { id: idempotencyItemId(tenant, key) } }));
+  }
+
+  /**
+   * Take one of the tenant's `cap` active-job slots for `jobId`, atomically: one conditional update of the
+   * tenant's admission item adds the job to its `holders` map only while the map has fewer than `cap` entries,
+   * so concurrent creates can never admit more than `cap` jobs. The slot is given back by `releaseAdmission`
+   * when the job ends (every end-state write of this store does it).
+   *
+   * When the map is full, holders that hold a slot without an active job (the job ended but its release was
+   * lost in a crash, or the create died before writing the job) are cleared first, so capacity always returns.
+   */
+  async admit(tenant: string, jobId: string, cap: number): Promise<Admission> {
+    const id = admissionItemId(tenant);
+    for (let round = 0; round < MAX_ADMISSION_ROUNDS; round++) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { id },
+            UpdateExpression: 'SET holders.#job = :admittedAt',
+            ConditionExpression: 'attribute_exists(holders) AND size(holders) < :cap',
+            ExpressionAttributeNames: { '#job': jobId },
+            ExpressionAttributeValues: { ':admittedAt': this.clock().getTime(), ':cap': cap },
+          }),
+        );
+        return { admitted: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const holders = await this.admissionHolders(tenant);
+      if (holders === undefined) {
+        await this.putIf({ id, holders: {} }, 'attribute_not_exists(id)'); // first job of this tenant
+        continue;
+      }
+      if (Object.keys(holders).length < cap) continue; // a slot came free in between
+      if ((await this.clearStaleHolders(tenant, holders)) === 0) return { admitted: false, active: Object.keys(holders).length };
+    }
+    return { admitted: false, active: Object.keys((await this.admissionHolders(tenant)) ?? {}).length };
+  }
+
+  /** Give back the slot `jobId` holds; idempotent (a second release, or one for a job without a slot, does nothing). */
+  async releaseAdmission(tenant: string, jobId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { id: admissionItemId(tenant) },
+          UpdateExpression: 'REMOVE holders.#job',
+          ConditionExpression: 'attribute_exists(holders.#job)',
+          ExpressionAttributeNames: { '#job': jobId },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /** The jobs holding the tenant's slots (job id -> admitted at, epoch ms), or undefined before its first job. */
+  async admissionHolders(tenant: string): Promise<Record<string, number> | undefined> {
+    const result = await this.client.send(new GetCommand({ TableName: this.table, Key: { id: admissionItemId(tenant) }, ConsistentRead: true }));
+    return (result.Item as { holders?: Record<string, number> } | undefined)?.holders;
+  }
+
+  /** Clear slots held without an active job; returns how many were cleared. */
+  private async clearStaleHolders(tenant: string, holders: Record<string, number>): Promise<number> {
+    let cleared = 0;
+    for (const [jobId, admittedAt] of Object.entries(holders)) {
+      const job = await this.get(jobId);
+      const stale = job ? isFinished(job.state) : await this.isAbandoned(jobId, admittedAt);
+      if (!stale) continue;
+      await this.releaseAdmission(tenant, jobId);
+      cleared++;
+    }
+    return cleared;
+  }
+
+  /** After an end-state write: give the slot back. A failure here is repaired by the next full `admit`. */
+  private async released(job: JobRecord | undefined): Promise<JobRecord | undefined> {
+    if (job) await this.releaseAdmission(job.tenant, job.id).catch(() => undefined);
+    return job;
   }
 
   /**
@@ -269,14 +382,19 @@ export class JobStore {
     return job && { cancelRequested: job.cancelRequested };
   }
 
-  /** Runner: the job finished with these outputs. False when this runner no longer owns the job. */
+  /**
+   * Runner: the job finished with these outputs. False when this runner no longer owns the job, or when the
+   * caller asked to cancel first: a cancel the API acknowledged always wins over a success not yet recorded
+   * (the runner then ends the job `canceled`).
+   */
   async markSucceeded(id: string, attempt: number, outputs: JobOutputKeys, timings: JobTimings): Promise<boolean> {
     const now = this.now();
     const job = await this.finishRunning(id, attempt, 'succeeded', {
       ':outputs': outputs,
       ':timings': timings,
       ':progress': { stage: 'done', step: 1, steps: 1, fraction: 1 },
-    }, 'outputs = :outputs, timings = :timings, progress = :progress', now);
+      ':false': false,
+    }, 'outputs = :outputs, timings = :timings, progress = :progress', now, ' AND cancelRequested = :false');
     return job !== undefined;
   }
 
@@ -300,13 +418,13 @@ export class JobStore {
     return job !== undefined;
   }
 
-  private finishRunning(id: string, attempt: number, state: 'succeeded' | 'failed' | 'canceled', values: Record<string, unknown>, set: string, now: string) {
-    return this.update(id, {
+  private async finishRunning(id: string, attempt: number, state: 'succeeded' | 'failed' | 'canceled', values: Record<string, unknown>, set: string, now: string, extraCondition = '') {
+    return this.released(await this.update(id, {
       UpdateExpression: `SET #state = :final, finishedAt = :now, updatedAt = :now, ${set}`,
-      ConditionExpression: '#state = :running AND attempt = :attempt',
+      ConditionExpression: `#state = :running AND attempt = :attempt${extraCondition}`,
       ExpressionAttributeNames: { '#state': 'state', ...(set.includes('#error') ? { '#error': 'error' } : {}) },
       ExpressionAttributeValues: { ':final': state, ':now': now, ':running': 'running', ':attempt': attempt, ...values },
-    });
+    }));
   }
 
   /**
@@ -321,6 +439,7 @@ export class JobStore {
       ExpressionAttributeNames: { '#state': 'state', '#error': 'error' },
       ExpressionAttributeValues: { ':failed': 'failed', ':queued': 'queued', ':error': error, ':now': now },
     });
+    await this.released(job);
     return job !== undefined;
   }
 
@@ -363,7 +482,7 @@ export class JobStore {
           ':error': { code: 'canceled', message: 'Canceled by the caller before it started.' } satisfies JobError,
         },
       });
-      if (canceled) return { kind: 'canceled', job: canceled };
+      if (canceled) return { kind: 'canceled', job: (await this.released(canceled))! };
       const requested = await this.update(id, {
         UpdateExpression: 'SET cancelRequested = :true, updatedAt = :now',
         ConditionExpression: 'tenant = :tenant AND #state = :running',
@@ -398,6 +517,10 @@ export class JobStore {
       throw error;
     }
   }
+}
+
+function admissionItemId(tenant: string): string {
+  return `admission#${tenant}`;
 }
 
 function idempotencyItemId(tenant: string, key: string): string {

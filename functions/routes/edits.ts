@@ -46,7 +46,7 @@ const cancelEdit = createRoute({
   tags: ['edits'],
   summary: 'Cancel an edit job',
   description:
-    'Idempotent. A queued job is canceled at once; a running job gets `cancelRequested` and stops at its next step; a canceled job stays canceled; a succeeded or failed job answers 409.',
+    'Idempotent. A queued job is canceled at once. A running job answers `cancelRequested: true`: the cancel is acknowledged and the job will end `canceled` (outputs removed), even if it was already uploading. A canceled job stays canceled. A job that had already succeeded (or failed) before the cancel arrived answers 409 `job_finished`, naming its state; its outputs stay.',
   security: [{ bearerAuth: [] }],
   request: { params: JobIdParams },
   responses: { 200: jobResponse('The job after the cancel.'), ...problemResponses('unauthorized', 'not_found', 'job_finished', 'internal') },
@@ -136,7 +136,8 @@ export function editRoutes(deps: ResolvedDeps) {
     const outcome = await deps.jobs.requestCancel(id, c.get('tenant'));
     if (outcome.kind === 'not_found') throw new ProblemError('not_found', `No edit job ${JSON.stringify(id)} exists for this API key.`);
     if (outcome.kind === 'finished') {
-      throw new ProblemError('job_finished', `Edit job ${id} already ${outcome.job.state}; there is nothing to cancel.`);
+      const kept = outcome.job.state === 'succeeded' ? ' its outputs stay available' : ' nothing was canceled';
+      throw new ProblemError('job_finished', `Edit job ${id} had already ${outcome.job.state} before the cancel arrived;${kept}.`);
     }
     return c.json(await toEditJob(outcome.job, view(true)), 200);
   });

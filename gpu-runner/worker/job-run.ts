@@ -194,8 +194,11 @@ export class JobRun {
     this.timer.stop();
     const stored = await deps.jobs.markSucceeded(job.id, job.attempt, keys, this.stageSeconds());
     if (!stored) {
-      this.controller.abort('lost');
-      throw new Error('the job changed hands before it could be marked succeeded');
+      // Refused: either a cancel was acknowledged first (it wins: the job ends canceled, outputs removed) or
+      // another run owns the job now.
+      const check = await deps.jobs.isCancelRequested(job.id, job.attempt);
+      this.controller.abort(check.owned && check.cancelRequested ? 'canceled' : 'lost');
+      throw new Error('the job could not be marked succeeded: canceled or changed hands first');
     }
     this.notify('edit.succeeded', { state: 'succeeded', attempt: job.attempt });
     await deps.queue.delete(this.message);

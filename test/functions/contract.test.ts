@@ -15,7 +15,7 @@ import { jobOutputKey, uploadKey } from '../../shared/s3-keys.ts';
 import { useEmulators } from '../support/emulators.ts';
 
 const emulators = useEmulators();
-const KEYS = { alice: 'ocd_contract-alice', bob: 'ocd_contract-bob' };
+const KEYS = { alice: 'ocd_contract-alice', bob: 'ocd_contract-bob', carol: 'ocd_contract-carol' };
 const prompts = { sourcePrompt: 'a brown bear walking', targetPrompt: 'a red tiger walking' };
 const VIDEO = new Uint8Array(4096).map((_, i) => (i * 31) % 256);
 
@@ -58,7 +58,7 @@ async function uploadVideo(key = KEYS.alice, bytes = VIDEO): Promise<string> {
 }
 
 beforeAll(() => {
-  const config = loadApiConfig({ ...emulators.current.env, OCD_API_KEYS: `alice:${KEYS.alice},bob:${KEYS.bob}`, OCD_MAX_ACTIVE_JOBS: '50' });
+  const config = loadApiConfig({ ...emulators.current.env, OCD_API_KEYS: `alice:${KEYS.alice},bob:${KEYS.bob},carol:${KEYS.carol}`, OCD_MAX_ACTIVE_JOBS: '50' });
   app = createApp({ ...realDeps(config), log: () => undefined });
   jobs = new JobStore({ client: emulators.current.dynamo, table: config.table });
 });
@@ -145,7 +145,43 @@ describe('the API against the emulators', () => {
     const succeeded = await create();
     await jobs.claim(succeeded, 0, 'worker-1');
     await jobs.markSucceeded(succeeded, 1, { video: jobOutputKey(succeeded, 'video') }, { edit: 1 });
-    expect((await cancel(succeeded)).status).toBe(409);
+    const late = await cancel(succeeded);
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({ code: 'job_finished', detail: expect.stringMatching(/already succeeded before the cancel/) });
+  });
+
+  it('admits exactly 4 of 40 concurrent creates at a cap of 4, and capacity returns as jobs end', async () => {
+    const capped = createApp({
+      ...realDeps(loadApiConfig({ ...emulators.current.env, OCD_API_KEYS: `carol:${KEYS.carol}`, OCD_MAX_ACTIVE_JOBS: '4' })),
+      log: () => undefined,
+    });
+    const uploadId = await uploadVideo(KEYS.carol);
+    const create = () =>
+      capped.request('/v1/edits', { method: 'POST', headers: { 'Content-Type': 'application/json', ...auth(KEYS.carol) }, body: JSON.stringify({ ...prompts, input: { uploadId } }) });
+    const statuses = async (count: number) => {
+      const responses = await Promise.all(Array.from({ length: count }, create));
+      const accepted: string[] = [];
+      for (const response of responses) if (response.status === 202) accepted.push((await response.json()).id);
+      return { accepted, refused: responses.filter((r) => r.status === 429).length };
+    };
+
+    const first = await statuses(40);
+    expect(first.accepted).toHaveLength(4);
+    expect(first.refused).toBe(36);
+    expect((await receiveAll()).map((body) => decodeQueueMessage(body).jobId).sort()).toEqual([...first.accepted].sort());
+
+    // End them in different ways: canceled while queued, succeeded, failed, canceled while running.
+    const [queued, toSucceed, toFail, toCancelRunning] = first.accepted;
+    expect((await capped.request(`/v1/edits/${queued}/cancel`, { method: 'POST', headers: auth(KEYS.carol) })).status).toBe(200);
+    for (const id of [toSucceed, toFail, toCancelRunning]) await jobs.claim(id, 0, 'worker-1');
+    await jobs.markSucceeded(toSucceed, 1, {}, {});
+    await jobs.markFailed(toFail, 1, { code: 'timeout', message: 'deadline' });
+    expect((await capped.request(`/v1/edits/${toCancelRunning}/cancel`, { method: 'POST', headers: auth(KEYS.carol) })).status).toBe(200);
+    expect((await statuses(10)).accepted).toHaveLength(3); // the running job still holds its slot
+    await jobs.markCanceled(toCancelRunning, 1);
+    const last = await statuses(10);
+    expect(last.accepted).toHaveLength(1);
+    expect(last.refused).toBe(9);
   });
 
   it('reports a succeeded job with a presigned output URL that downloads the output', async () => {

@@ -6,7 +6,7 @@
 import { hashApiKey } from '../../shared/api-keys.ts';
 import type { JobError } from '../../shared/errors.ts';
 import type { JobRecord } from '../../shared/job.ts';
-import { InvalidCursorError, type CancelOutcome, type IdempotencyReservation } from '../../shared/job-store.ts';
+import { InvalidCursorError, type Admission, type CancelOutcome, type IdempotencyReservation } from '../../shared/job-store.ts';
 import type { ApiJobStore, AppConfig, AppDeps, JobQueue, ObjectStorage } from '../../functions/deps.ts';
 import { staticKeyResolver } from '../../functions/api-keys.ts';
 
@@ -76,8 +76,22 @@ export class MemoryJobStore implements ApiJobStore {
     const more = start + page.limit < all.length;
     return { jobs: jobs.map((job) => this.clone(job)), nextCursor: more ? Buffer.from(`${tenant}/${jobs[jobs.length - 1].id}`).toString('base64url') : null };
   }
-  async countActive(tenant: string) {
-    return [...this.jobs.values()].filter((job) => job.tenant === tenant && (job.state === 'queued' || job.state === 'running')).length;
+  /** Slot holders per tenant; like the real store, a holder whose job has ended does not count. */
+  readonly holders = new Map<string, Set<string>>();
+  async admit(tenant: string, jobId: string, cap: number): Promise<Admission> {
+    const held = this.holders.get(tenant) ?? new Set<string>();
+    for (const id of held) {
+      const state = this.jobs.get(id)?.state;
+      if (state && state !== 'queued' && state !== 'running') held.delete(id);
+    }
+    if (held.size >= cap) return { admitted: false, active: held.size };
+    this.writes++;
+    held.add(jobId);
+    this.holders.set(tenant, held);
+    return { admitted: true };
+  }
+  async releaseAdmission(tenant: string, jobId: string) {
+    this.holders.get(tenant)?.delete(jobId);
   }
   async queuePosition(job: Pick<JobRecord, 'createdAt'>) {
     return [...this.jobs.values()].filter((other) => other.state === 'queued' && other.createdAt < job.createdAt).length;

@@ -10,8 +10,8 @@ let clockMs = Date.parse('2026-11-26T10:00:00.000Z');
 const clock = () => new Date(clockMs);
 let counter = 0;
 
-function store(): JobStore {
-  return new JobStore({ client: emulators.current.dynamo, table: emulators.current.resources.table, clock });
+function store(options: { createLeaseMs?: number } = {}): JobStore {
+  return new JobStore({ client: emulators.current.dynamo, table: emulators.current.resources.table, clock, ...options });
 }
 
 function newJob(tenant: string, overrides: Partial<JobRecord> = {}): JobRecord {
@@ -147,5 +147,104 @@ describe('JobStore against dynalite', () => {
     expect(await jobs.reserveIdempotencyKey('t-idem-2', 'key-1', 'hash-b', 'job-b', 2e9)).toEqual({ reserved: true });
     await jobs.releaseIdempotencyKey('t-idem', 'key-1');
     expect(await jobs.reserveIdempotencyKey('t-idem', 'key-1', 'hash-c', 'job-c', 2e9)).toEqual({ reserved: true });
+  });
+
+  it('admits exactly `cap` of 40 concurrent admissions, and each release returns one slot, once', async () => {
+    const jobs = store();
+    const ids = Array.from({ length: 40 }, (_, i) => `job-admit-${i}`);
+    const results = await Promise.all(ids.map((id) => jobs.admit('t-admit', id, 4)));
+    const admitted = ids.filter((_, i) => results[i].admitted);
+    expect(admitted).toHaveLength(4);
+    expect(Object.keys((await jobs.admissionHolders('t-admit'))!).sort()).toEqual([...admitted].sort());
+    expect(results.find((r) => !r.admitted)).toEqual({ admitted: false, active: 4 });
+    // Those four jobs exist and are active, so nothing is stale: still full.
+    for (const id of admitted) await jobs.create(newJob('t-admit', { id }));
+    expect(await jobs.admit('t-admit', 'job-admit-late', 4)).toEqual({ admitted: false, active: 4 });
+    await jobs.releaseAdmission('t-admit', admitted[0]);
+    await jobs.releaseAdmission('t-admit', admitted[0]); // a second release frees nothing more
+    const again = await Promise.all(['x1', 'x2', 'x3'].map((id) => jobs.admit('t-admit', id, 4)));
+    expect(again.filter((r) => r.admitted)).toHaveLength(1);
+  });
+
+  it('gives the slot back on every way a job ends', async () => {
+    const jobs = store();
+    const tenant = 't-ends';
+    const admitted = async () => {
+      const job = newJob(tenant);
+      expect(await jobs.admit(tenant, job.id, 100)).toEqual({ admitted: true });
+      await jobs.create(job);
+      return job;
+    };
+    const held = async () => Object.keys((await jobs.admissionHolders(tenant)) ?? {});
+    const succeeded = await admitted();
+    await jobs.claim(succeeded.id, 0, 'w1');
+    const failed = await admitted();
+    await jobs.claim(failed.id, 0, 'w1');
+    const canceledRunning = await admitted();
+    await jobs.claim(canceledRunning.id, 0, 'w1');
+    const canceledQueued = await admitted();
+    const failedQueued = await admitted();
+    const handedBack = await admitted();
+    await jobs.claim(handedBack.id, 0, 'w1');
+    expect(await held()).toHaveLength(6);
+
+    expect(await jobs.markSucceeded(succeeded.id, 1, {}, {})).toBe(true);
+    expect(await jobs.markFailed(failed.id, 1, { code: 'timeout', message: 'deadline' })).toBe(true);
+    await jobs.requestCancel(canceledRunning.id, tenant);
+    expect(await jobs.markCanceled(canceledRunning.id, 1)).toBe(true);
+    expect((await jobs.requestCancel(canceledQueued.id, tenant)).kind).toBe('canceled');
+    expect(await jobs.failQueued(failedQueued.id, { code: 'internal', message: 'dead letter' })).toBe(true);
+    expect(await jobs.handBack(handedBack.id, 1)).toBe(true); // back in the queue: still active
+    expect(await held()).toEqual([handedBack.id]);
+    // Writes that lose their condition release nothing.
+    expect(await jobs.markFailed(succeeded.id, 1, { code: 'internal', message: 'late' })).toBe(false);
+    expect(await held()).toEqual([handedBack.id]);
+  });
+
+  it('clears slots held without an active job when the cap is reached: a lost release, a create that died', async () => {
+    let now = Date.parse('2026-11-26T12:00:00.000Z');
+    const jobs = new JobStore({ client: emulators.current.dynamo, table: emulators.current.resources.table, clock: () => new Date(now), createLeaseMs: 15_000 });
+    const tenant = 't-repair';
+    const finished = newJob(tenant);
+    await jobs.create(finished);
+    await jobs.admit(tenant, finished.id, 2);
+    await jobs.claim(finished.id, 0, 'w1');
+    await jobs.markSucceeded(finished.id, 1, {}, {});
+    await jobs.admit(tenant, finished.id, 2); // as if the release had been lost in a crash
+    expect(await jobs.admit(tenant, 'job-never-written', 2)).toEqual({ admitted: true }); // its create "dies"
+    expect(await jobs.admit(tenant, 'job-next', 2)).toEqual({ admitted: true }); // the finished job's slot is cleared
+    expect(await jobs.admit(tenant, 'job-after', 2)).toMatchObject({ admitted: false }); // job-never-written is within its lease
+    now += 16_000;
+    await jobs.create(newJob(tenant, { id: 'job-next' }));
+    expect(await jobs.admit(tenant, 'job-after', 2)).toEqual({ admitted: true });
+    expect(Object.keys((await jobs.admissionHolders(tenant))!).sort()).toEqual(['job-after', 'job-next']);
+  });
+
+  it('takes over an idempotency key whose create died before writing its job (a reservation written the old way)', async () => {
+    let now = Date.parse('2026-11-26T12:00:00.000Z');
+    const jobs = new JobStore({ client: emulators.current.dynamo, table: emulators.current.resources.table, clock: () => new Date(now), createLeaseMs: 15_000 });
+    // The old create path wrote exactly this item, then died before the job.
+    expect(await jobs.reserveIdempotencyKey('t-stale', 'key-1', 'hash-a', 'job-dead', 2e9)).toEqual({ reserved: true });
+    expect(await jobs.reserveIdempotencyKey('t-stale', 'key-1', 'hash-a', 'job-retry', 2e9)).toEqual({ reserved: false, jobId: 'job-dead', requestHash: 'hash-a' });
+    now += 16_000;
+    const racing = await Promise.all(['job-r1', 'job-r2', 'job-r3'].map((id) => jobs.reserveIdempotencyKey('t-stale', 'key-1', 'hash-a', id, 2e9)));
+    expect(racing.filter((r) => r.reserved)).toHaveLength(1);
+    const winner = (await jobs.findIdempotencyKey('t-stale', 'key-1'))!.jobId;
+    expect(['job-r1', 'job-r2', 'job-r3']).toContain(winner);
+    // A key whose job exists is never taken over, however old.
+    await jobs.create(newJob('t-stale', { id: winner }));
+    now += 60_000;
+    expect(await jobs.reserveIdempotencyKey('t-stale', 'key-1', 'hash-a', 'job-late', 2e9)).toEqual({ reserved: false, jobId: winner, requestHash: 'hash-a' });
+  });
+
+  it('refuses to mark succeeded a job whose cancel was acknowledged first', async () => {
+    const jobs = store();
+    const job = newJob('t-cancel-wins');
+    await jobs.create(job);
+    await jobs.claim(job.id, 0, 'w1');
+    expect((await jobs.requestCancel(job.id, 't-cancel-wins')).kind).toBe('cancel_requested');
+    expect(await jobs.markSucceeded(job.id, 1, { video: 'v' }, {})).toBe(false);
+    expect(await jobs.markCanceled(job.id, 1)).toBe(true);
+    expect(await jobs.requestCancel(job.id, 't-cancel-wins')).toMatchObject({ kind: 'canceled' });
   });
 });
