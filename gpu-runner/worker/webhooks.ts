@@ -4,9 +4,16 @@
  * Deliveries run in the background: `send` returns at once, so a slow or failing receiver never holds up the next
  * job. Each event is tried a bounded number of times with exponential backoff; the `webhook-id` stays the same
  * across tries (receivers deduplicate on it) while the timestamp and signature are made fresh for each try.
+ *
+ * Every try checks the URL again where it is sent: the host is resolved, every address must be public
+ * (shared/webhook-url.ts), and the request connects to an address that passed (webhook-transport.ts). A URL
+ * whose host now resolves to an internal address is refused and not retried.
  */
+import { lookup } from 'node:dns/promises';
 import { Webhook } from 'standardwebhooks';
+import { resolveWebhookTarget, type ResolveHost } from '../../shared/webhook-url.ts';
 import { describeError, type Logger } from './logger.ts';
+import { postPinned, type WebhookTransport } from './webhook-transport.ts';
 
 /** The events a job emits over its life. */
 export const WEBHOOK_EVENT_TYPES = ['edit.started', 'edit.succeeded', 'edit.failed', 'edit.canceled'] as const;
@@ -31,8 +38,12 @@ export interface WebhookSenderOptions {
   maxDelayMs?: number;
   /** Per-request timeout. @default 10000 */
   timeoutMs?: number;
-  /** @default globalThis.fetch */
-  fetch?: typeof fetch;
+  /** DNS lookup of a webhook host, at each try. @default every address `dns.lookup` gives */
+  resolveHost?: ResolveHost;
+  /** Development only: deliver over http and to internal addresses. @default false */
+  allowPrivate?: boolean;
+  /** @default postPinned */
+  transport?: WebhookTransport;
 }
 
 /** How one event's delivery ended. */
@@ -41,6 +52,12 @@ export interface DeliveryOutcome {
   attempts: number;
   /** HTTP status of the last try, when there was a response. */
   lastStatus?: number;
+  /** Why the URL was refused at delivery (an internal address, a URL that is not allowed). */
+  refused?: string;
+}
+
+async function resolveAllAddresses(hostname: string): Promise<string[]> {
+  return (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 }
 
 export class WebhookSender {
@@ -49,7 +66,8 @@ export class WebhookSender {
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly timeoutMs: number;
-  private readonly fetchImpl: typeof fetch;
+  private readonly resolveHost: ResolveHost;
+  private readonly transport: WebhookTransport;
   private readonly inFlight = new Set<Promise<DeliveryOutcome>>();
   /** Aborted by `drain` when its time is up, which ends waits and requests still running. */
   private readonly shutdown = new AbortController();
@@ -60,7 +78,8 @@ export class WebhookSender {
     this.initialDelayMs = options.initialDelayMs ?? 1000;
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.resolveHost = options.resolveHost ?? resolveAllAddresses;
+    this.transport = options.transport ?? postPinned;
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
       throw new Error(`WebhookSender: maxAttempts must be an integer >= 1, got ${this.maxAttempts}.`);
     }
@@ -108,8 +127,17 @@ export class WebhookSender {
       const now = new Date();
       const body = JSON.stringify({ type: event.type, timestamp: now.toISOString(), data: { id: event.jobId, ...event.data } });
       try {
-        const response = await this.fetchImpl(url, {
-          method: 'POST',
+        const target = await resolveWebhookTarget(url, { resolveHost: this.resolveHost, allowPrivate: this.options.allowPrivate ?? false });
+        if ('problem' in target) {
+          if (!target.unresolved) {
+            log.warn('webhook refused at delivery; not sending', { attempt, reason: target.problem });
+            return { delivered: false, attempts: attempt, refused: target.problem };
+          }
+          throw new Error(target.problem);
+        }
+        const status = await this.transport({
+          url: target.url,
+          address: target.addresses[0],
           headers: {
             'content-type': 'application/json',
             'webhook-id': messageId,
@@ -117,20 +145,18 @@ export class WebhookSender {
             'webhook-signature': this.signer.sign(messageId, now, body),
           },
           body,
-          redirect: 'manual',
           signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.shutdown.signal]),
         });
-        lastStatus = response.status;
-        await response.body?.cancel();
-        if (response.ok) {
-          log.info('webhook delivered', { attempt, status: response.status });
+        lastStatus = status;
+        if (status >= 200 && status < 300) {
+          log.info('webhook delivered', { attempt, status });
           return { delivered: true, attempts: attempt, lastStatus };
         }
-        if (!isRetryableStatus(response.status)) {
-          log.warn('webhook rejected by the receiver; not retrying', { attempt, status: response.status });
+        if (!isRetryableStatus(status)) {
+          log.warn('webhook rejected by the receiver; not retrying', { attempt, status });
           return { delivered: false, attempts: attempt, lastStatus };
         }
-        log.warn('webhook attempt failed', { attempt, status: response.status });
+        log.warn('webhook attempt failed', { attempt, status });
       } catch (error) {
         log.warn('webhook attempt failed', { attempt, error: describeError(error) });
       }

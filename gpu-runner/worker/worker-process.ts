@@ -141,6 +141,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
   };
   const webhooks = new WebhookSender({
     secret: config.webhookSecret,
+    allowPrivate: config.allowPrivateWebhooks,
     logger,
     maxAttempts: flags['webhook-attempts'],
     initialDelayMs: flags['webhook-initial-delay-ms'],

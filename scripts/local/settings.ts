@@ -105,6 +105,8 @@ export function workerEnv(settings: LocalSettings, emulatorEnv: Record<string, s
   return {
     ...emulatorEnv,
     OCD_MODEL_DIR: modelDir,
+    // Local webhooks usually point at a receiver on this machine (the API allows them too).
+    OCD_ALLOW_PRIVATE_WEBHOOKS: 'true',
     OCD_MODEL_CACHE_DIR: join(paths.cache, 'models'),
     OCD_PROVIDER: process.env.OCD_PROVIDER ?? 'cpu',
     OCD_HEALTH_PORT: String(healthPort),

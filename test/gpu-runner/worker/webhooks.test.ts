@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../gpu-runner/worker/logger.ts';
+import type { PinnedPost } from '../../../gpu-runner/worker/webhook-transport.ts';
 import { backoffDelayMs, isRetryableStatus, WebhookSender } from '../../../gpu-runner/worker/webhooks.ts';
+import { checkWebhookUrl } from '../../../shared/webhook-url.ts';
 
 const SECRET = `whsec_${Buffer.from('a-test-secret-of-some-length-123').toString('base64')}`;
 
@@ -47,7 +49,7 @@ const event = { type: 'edit.succeeded' as const, jobId: 'job_1', data: { state: 
 describe('WebhookSender', () => {
   it('signs so that the standardwebhooks verifier accepts the delivery', async () => {
     receiver = await startReceiver([200]);
-    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger });
+    const sender = new WebhookSender({ secret: SECRET, allowPrivate: true, logger: silentLogger });
     expect(await sender.send(receiver.url, event)).toEqual({ delivered: true, attempts: 1, lastStatus: 200 });
     const [request] = receiver.requests;
     const payload = new Webhook(SECRET).verify(request.body, request.headers as Record<string, string>) as { type: string; data: { id: string } };
@@ -59,7 +61,7 @@ describe('WebhookSender', () => {
 
   it('delivers to a receiver that fails twice exactly once more, then stops', async () => {
     receiver = await startReceiver([500, 503, 200]);
-    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, initialDelayMs: 50 });
+    const sender = new WebhookSender({ secret: SECRET, allowPrivate: true, logger: silentLogger, initialDelayMs: 50 });
     const outcome = await sender.send(receiver.url, event);
     expect(outcome).toEqual({ delivered: true, attempts: 3, lastStatus: 200 });
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -75,21 +77,21 @@ describe('WebhookSender', () => {
 
   it('gives up after maxAttempts on a receiver that always fails', async () => {
     receiver = await startReceiver([500]);
-    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, initialDelayMs: 10, maxAttempts: 4 });
+    const sender = new WebhookSender({ secret: SECRET, allowPrivate: true, logger: silentLogger, initialDelayMs: 10, maxAttempts: 4 });
     expect(await sender.send(receiver.url, event)).toEqual({ delivered: false, attempts: 4, lastStatus: 500 });
     expect(receiver.requests).toHaveLength(4);
   });
 
   it('does not retry a 4xx that means no (e.g. 410 Gone)', async () => {
     receiver = await startReceiver([410, 200]);
-    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, initialDelayMs: 10 });
+    const sender = new WebhookSender({ secret: SECRET, allowPrivate: true, logger: silentLogger, initialDelayMs: 10 });
     expect(await sender.send(receiver.url, event)).toEqual({ delivered: false, attempts: 1, lastStatus: 410 });
     expect(receiver.requests).toHaveLength(1);
   });
 
   it('returns at once from send (a slow receiver never holds up the caller) and drain is bounded', async () => {
     receiver = await startReceiver([200], 5000);
-    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, timeoutMs: 10_000 });
+    const sender = new WebhookSender({ secret: SECRET, allowPrivate: true, logger: silentLogger, timeoutMs: 10_000 });
     const started = Date.now();
     void sender.send(receiver.url, event);
     expect(Date.now() - started).toBeLessThan(50);
@@ -101,13 +103,71 @@ describe('WebhookSender', () => {
 
   it('sends nothing without a secret', async () => {
     receiver = await startReceiver([200]);
-    const sender = new WebhookSender({ secret: undefined, logger: silentLogger });
+    const sender = new WebhookSender({ secret: undefined, allowPrivate: true, logger: silentLogger });
     expect(await sender.send(receiver.url, event)).toEqual({ delivered: false, attempts: 0 });
     expect(receiver.requests).toHaveLength(0);
   });
 
   it('fails at construction on maxAttempts below 1, naming the value', () => {
-    expect(() => new WebhookSender({ secret: SECRET, logger: silentLogger, maxAttempts: 0 })).toThrow(/maxAttempts.*got 0/);
+    expect(() => new WebhookSender({ secret: SECRET, allowPrivate: true, logger: silentLogger, maxAttempts: 0 })).toThrow(/maxAttempts.*got 0/);
+  });
+});
+
+describe('WebhookSender checks where it sends', () => {
+  it('refuses at delivery a host that resolved to a public address at create time and to 127.0.0.1 now', async () => {
+    receiver = await startReceiver([200]);
+    const port = new URL(receiver.url).port;
+    const url = `https://hooks.example:${port}/hooks`;
+    let lookups = 0;
+    // DNS rebinding: the first answer (the API's check) is public, every later one loopback.
+    const rebinding = async () => (lookups++ === 0 ? ['93.184.216.34'] : ['127.0.0.1']);
+    expect(await checkWebhookUrl(url, { resolveHost: rebinding })).toBeUndefined();
+    const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, resolveHost: rebinding });
+    const outcome = await sender.send(url, event);
+    expect(outcome).toMatchObject({ delivered: false, attempts: 1, refused: expect.stringMatching(/127\.0\.0\.1 \(loopback\)/) });
+    expect(receiver.requests).toHaveLength(0);
+    expect(lookups).toBe(2);
+  });
+
+  it('refuses an IPv4-mapped or NAT64 loopback answer at delivery, whatever its spelling', async () => {
+    for (const answer of ['::ffff:7f00:1', '0:0:0:0:0:ffff:127.0.0.1', '64:ff9b::7f00:1', 'fd00::1']) {
+      const posts: PinnedPost[] = [];
+      const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, resolveHost: async () => ['2606:4700::1', answer], transport: async (post) => (posts.push(post), 200) });
+      expect((await sender.send('https://hooks.example/hook', event)).refused, answer).toBeDefined();
+      expect(posts).toHaveLength(0);
+    }
+  });
+
+  it('connects to the address that was checked, keeping the host name for Host and SNI, and checks again on each try', async () => {
+    const answers = [['93.184.216.34'], ['2606:2800:220:1::1'], ['10.0.0.8']];
+    let lookups = 0;
+    const posts: PinnedPost[] = [];
+    const sender = new WebhookSender({
+      secret: SECRET,
+      logger: silentLogger,
+      initialDelayMs: 10,
+      resolveHost: async () => answers[Math.min(lookups++, answers.length - 1)],
+      transport: async (post) => (posts.push(post), 503),
+    });
+    const outcome = await sender.send('https://hooks.example/hook', event);
+    expect(posts.map((post) => post.address)).toEqual([{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }]);
+    expect(posts.every((post) => post.url.hostname === 'hooks.example')).toBe(true);
+    expect(outcome).toMatchObject({ delivered: false, attempts: 3, refused: expect.stringMatching(/10\.0\.0\.8 \(private\)/) });
+  });
+
+  it('really sends to the pinned address: a name no DNS knows reaches the loopback receiver it was checked as', async () => {
+    receiver = await startReceiver([200]);
+    const port = new URL(receiver.url).port;
+    const resolved: string[] = [];
+    const sender = new WebhookSender({
+      secret: SECRET,
+      logger: silentLogger,
+      allowPrivate: true, // a loopback receiver is only reachable in development mode
+      resolveHost: async (host) => (resolved.push(host), ['127.0.0.1']),
+    });
+    expect(await sender.send(`http://hooks.invalid:${port}/hooks`, event)).toEqual({ delivered: true, attempts: 1, lastStatus: 200 });
+    expect(resolved).toEqual(['hooks.invalid']);
+    expect(receiver.requests[0].headers.host).toBe(`hooks.invalid:${port}`);
   });
 });
 

@@ -180,7 +180,7 @@ export async function startInProcessWorker(
       artifacts: createS3ArtifactStore(h.s3, h.resources.bucket),
       engine: options.engine,
       model: await options.engine.loadEditModel('unused', { provider: 'cpu', cacheDir: workRoot }),
-      webhooks: new WebhookSender({ secret: options.webhookSecret, logger, initialDelayMs: options.webhookInitialDelayMs ?? 100 }),
+      webhooks: new WebhookSender({ secret: options.webhookSecret, allowPrivate: true, logger, initialDelayMs: options.webhookInitialDelayMs ?? 100 }),
       protection: createScaleInProtection({ agentUri: options.ecsAgentUri, logger }),
       logger,
       outputKeys: (jobId) => ({
