@@ -175,6 +175,74 @@ describe('cancel', () => {
   });
 });
 
+describe('cancel during the upload stage', () => {
+  /** Outputs of the job, and whether the job ended canceled with none of them left and its message gone. */
+  async function expectCanceledWithoutOutputs(queueUrl: string, id: string): Promise<void> {
+    const job = await waitForState(env.current, id, ['succeeded', 'failed', 'canceled'], 15_000);
+    expect(job).toMatchObject({ state: 'canceled', error: { code: 'canceled' }, outputs: null });
+    for (const name of ['video', 'preview', 'report'] as const) expect(await headRunId(jobOutputKey(id, name))).toBeUndefined();
+    await waitFor('the message to be deleted', async () => {
+      const counts = await queueCounts(queueUrl);
+      return counts.visible + counts.inFlight === 0;
+    });
+  }
+
+  it('ends canceled (outputs removed) when the cancel arrives while the outputs are being uploaded', async () => {
+    const h = env.current;
+    const { queueUrl } = await createTestQueue(h);
+    let uploading!: () => void;
+    const uploadStarted = new Promise<void>((resolve) => (uploading = resolve));
+    let finishUpload!: () => void;
+    const uploadMayFinish = new Promise<void>((resolve) => (finishUpload = resolve));
+    const running = await startInProcessWorker(h, {
+      queueUrl,
+      engine: createFakeEngine({ stepMs: 10, steps: 3 }),
+      wrapArtifacts: (real) => ({
+        ...real,
+        upload: async (...args) => {
+          uploading();
+          await uploadMayFinish; // the first output is held open
+          return real.upload(...args);
+        },
+      }),
+    });
+    try {
+      const id = await seedJob(h, { queueUrl, input: inputs.good });
+      await uploadStarted;
+      await waitFor('the job to report the upload stage', async () => (await getJob(h, id)).progress?.stage === 'upload');
+      expect((await jobStore(h).requestCancel(id, 'tenant_a')).kind).toBe('cancel_requested');
+      finishUpload();
+      await expectCanceledWithoutOutputs(queueUrl, id);
+    } finally {
+      finishUpload();
+      await running.stop();
+    }
+  });
+
+  it('ends canceled when the cancel is acknowledged after the last check, just before the success is written', async () => {
+    const h = env.current;
+    const { queueUrl } = await createTestQueue(h);
+    const running = await startInProcessWorker(h, {
+      queueUrl,
+      engine: createFakeEngine({ stepMs: 10, steps: 3 }),
+      wrapJobs: (real) => ({
+        ...real,
+        markSucceeded: async (...args) => {
+          // The caller's cancel lands between the run's last cancel check and its success write.
+          expect((await jobStore(h).requestCancel(args[0], 'tenant_a')).kind).toBe('cancel_requested');
+          return real.markSucceeded(...args);
+        },
+      }),
+    });
+    try {
+      const id = await seedJob(h, { queueUrl, input: inputs.good });
+      await expectCanceledWithoutOutputs(queueUrl, id);
+    } finally {
+      await running.stop();
+    }
+  });
+});
+
 describe('failures', () => {
   it('retries a transient failure by redelivery and marks the job failed (internal) on the last allowed receive', async () => {
     const h = env.current;

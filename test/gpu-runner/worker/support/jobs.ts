@@ -14,9 +14,10 @@ import type { JobRecord } from '../../../../shared/job.ts';
 import { JobStore } from '../../../../shared/job-store.ts';
 import { encodeQueueMessage } from '../../../../shared/queue-message.ts';
 import { jobOutputKey, uploadKey } from '../../../../shared/s3-keys.ts';
-import { createS3ArtifactStore } from '../../../../gpu-runner/worker/artifact-store.ts';
+import { createS3ArtifactStore, type ArtifactStore } from '../../../../gpu-runner/worker/artifact-store.ts';
 import { createDynamoJobPort } from '../../../../gpu-runner/worker/dynamo-job-port.ts';
 import type { EditEngine } from '../../../../gpu-runner/worker/engine-port.ts';
+import type { WorkerJobPort } from '../../../../gpu-runner/worker/job-port.ts';
 import { createSqsJobQueue } from '../../../../gpu-runner/worker/job-queue.ts';
 import { createLogger, type Logger } from '../../../../gpu-runner/worker/logger.ts';
 import { createScaleInProtection } from '../../../../gpu-runner/worker/scale-in-protection.ts';
@@ -166,6 +167,9 @@ export async function startInProcessWorker(
     logger?: Logger;
     /** The ECS agent endpoint for scale-in protection. @default - none (protection off) */
     ecsAgentUri?: string;
+    /** Wrap the real S3 artifact store or job port, e.g. to hold a stage open while the test acts. */
+    wrapArtifacts?: (real: ArtifactStore) => ArtifactStore;
+    wrapJobs?: (real: WorkerJobPort) => WorkerJobPort;
   },
 ): Promise<InProcessWorker> {
   const logs: Record<string, unknown>[] = [];
@@ -176,8 +180,8 @@ export async function startInProcessWorker(
   const worker = new Worker(
     {
       queue: createSqsJobQueue(h.sqs, options.queueUrl),
-      jobs: createDynamoJobPort({ store: jobStore(h), client: h.dynamo, table: h.resources.table }),
-      artifacts: createS3ArtifactStore(h.s3, h.resources.bucket),
+      jobs: (options.wrapJobs ?? ((real) => real))(createDynamoJobPort({ store: jobStore(h), client: h.dynamo, table: h.resources.table })),
+      artifacts: (options.wrapArtifacts ?? ((real) => real))(createS3ArtifactStore(h.s3, h.resources.bucket)),
       engine: options.engine,
       model: await options.engine.loadEditModel('unused', { provider: 'cpu', cacheDir: workRoot }),
       webhooks: new WebhookSender({ secret: options.webhookSecret, allowPrivate: true, logger, initialDelayMs: options.webhookInitialDelayMs ?? 100 }),
