@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../gpu-runner/worker/logger.ts';
@@ -168,6 +168,25 @@ describe('WebhookSender checks where it sends', () => {
     expect(await sender.send(`http://hooks.invalid:${port}/hooks`, event)).toEqual({ delivered: true, attempts: 1, lastStatus: 200 });
     expect(resolved).toEqual(['hooks.invalid']);
     expect(receiver.requests[0].headers.host).toBe(`hooks.invalid:${port}`);
+  });
+});
+
+describe('postPinned over https', () => {
+  it('sends the TLS ClientHello to the pinned address with the host name as SNI', async () => {
+    const hellos: Buffer[] = [];
+    // A plain TCP listener: the ClientHello is readable before any certificate is involved.
+    const tcp = createTcpServer((socket) => socket.once('data', (chunk) => (hellos.push(chunk), socket.destroy())));
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (tcp.address() as AddressInfo).port;
+      const sender = new WebhookSender({ secret: SECRET, logger: silentLogger, allowPrivate: true, maxAttempts: 1, resolveHost: async () => ['127.0.0.1'] });
+      expect(await sender.send(`https://hooks.invalid:${port}/hooks`, event)).toMatchObject({ delivered: false, attempts: 1 });
+      expect(hellos).toHaveLength(1);
+      expect(hellos[0][0]).toBe(0x16); // a TLS handshake record
+      expect(hellos[0].includes(Buffer.from('hooks.invalid'))).toBe(true);
+    } finally {
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
   });
 });
 
