@@ -1,18 +1,13 @@
 /** The AWS-backed dependencies of the app, built from configuration. */
-import { lookup } from 'node:dns/promises';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createDynamoDBDocumentClient, createS3Client, createSQSClient } from '../shared/aws.ts';
 import type { ApiConfig } from '../shared/config.ts';
 import { JobStore } from '../shared/job-store.ts';
+import { resolveHostWithDns } from '../shared/webhook-url.ts';
 import { configuredHashes, secretKeyResolver, staticKeyResolver } from './api-keys.ts';
 import type { AppDeps } from './deps.ts';
 import { SQSJobQueue } from './queue.ts';
 import { S3ObjectStorage } from './storage.ts';
-
-/** Every address a host name resolves to. */
-export async function resolveHostAddresses(hostname: string): Promise<string[]> {
-  return (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
-}
 
 export function realDeps(config: ApiConfig): AppDeps {
   const hashes = configuredHashes(config.auth);
@@ -25,6 +20,6 @@ export function realDeps(config: ApiConfig): AppDeps {
     queue: new SQSJobQueue(createSQSClient(config.aws), config.queueUrl),
     jobs: new JobStore({ client: createDynamoDBDocumentClient(config.aws), table: config.table, createLeaseMs: config.createLeaseSeconds * 1000 }),
     apiKeys,
-    resolveHost: resolveHostAddresses,
+    resolveHost: resolveHostWithDns,
   };
 }

@@ -7,10 +7,14 @@
  * Addresses are judged from their parsed bytes, never their spelling, so `::ffff:7f00:1`, `::ffff:127.0.0.1`
  * and `0:0:0:0:0:ffff:7f00:0001` are the same loopback address.
  */
+import { lookup } from 'node:dns/promises';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /** Resolves a host name to all its addresses (e.g. `dns.promises.lookup(host, { all: true })`). */
 export type ResolveHost = (hostname: string) => Promise<string[]>;
+
+/** The system resolver: every address a host name resolves to, as the OS gives them. */
+export const resolveHostWithDns: ResolveHost = async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
 export interface WebhookCheckOptions {
   resolveHost: ResolveHost;

@@ -9,9 +9,8 @@
  * (shared/webhook-url.ts), and the request connects to an address that passed (webhook-transport.ts). A URL
  * whose host now resolves to an internal address is refused and not retried.
  */
-import { lookup } from 'node:dns/promises';
 import { Webhook } from 'standardwebhooks';
-import { resolveWebhookTarget, type ResolveHost } from '../../shared/webhook-url.ts';
+import { resolveHostWithDns, resolveWebhookTarget, type ResolveHost } from '../../shared/webhook-url.ts';
 import { describeError, type Logger } from './logger.ts';
 import { postPinned, type WebhookTransport } from './webhook-transport.ts';
 
@@ -38,7 +37,7 @@ export interface WebhookSenderOptions {
   maxDelayMs?: number;
   /** Per-request timeout. @default 10000 */
   timeoutMs?: number;
-  /** DNS lookup of a webhook host, at each try. @default every address `dns.lookup` gives */
+  /** DNS lookup of a webhook host, at each try. @default resolveHostWithDns */
   resolveHost?: ResolveHost;
   /** Development only: deliver over http and to internal addresses. @default false */
   allowPrivate?: boolean;
@@ -54,10 +53,6 @@ export interface DeliveryOutcome {
   lastStatus?: number;
   /** Why the URL was refused at delivery (an internal address, a URL that is not allowed). */
   refused?: string;
-}
-
-async function resolveAllAddresses(hostname: string): Promise<string[]> {
-  return (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 }
 
 export class WebhookSender {
@@ -78,7 +73,7 @@ export class WebhookSender {
     this.initialDelayMs = options.initialDelayMs ?? 1000;
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.resolveHost = options.resolveHost ?? resolveAllAddresses;
+    this.resolveHost = options.resolveHost ?? resolveHostWithDns;
     this.transport = options.transport ?? postPinned;
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
       throw new Error(`WebhookSender: maxAttempts must be an integer >= 1, got ${this.maxAttempts}.`);
