@@ -196,7 +196,7 @@ export class JobRun {
     if (!stored) {
       // Refused: either a cancel was acknowledged first (it wins: the job ends canceled, outputs removed) or
       // another run owns the job now.
-      const check = await deps.jobs.isCancelRequested(job.id, job.attempt);
+      const check = await deps.jobs.isCancelRequested(job.id, job.attempt).catch(() => ({ owned: false, cancelRequested: false }));
       this.controller.abort(check.owned && check.cancelRequested ? 'canceled' : 'lost');
       throw new Error('the job could not be marked succeeded: canceled or changed hands first');
     }

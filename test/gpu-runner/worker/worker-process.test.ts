@@ -172,7 +172,8 @@ describe('dead letters', () => {
     const w = startWorker(queueUrl, { stepMs: 10, steps: 2 });
     const job = await waitForState(h, id, ['failed'], 30_000);
     expect(job.error?.code).toBe('internal');
-    expect(w.lines.some((l) => l.msg === 'failed a job whose message is in the dead-letter queue' && l.jobId === id)).toBe(true);
+    // The log line follows the end-state write (and its slot release), so it may arrive a moment later.
+    await waitFor('the sweep to log the failed job', async () => w.lines.some((l) => l.msg === 'failed a job whose message is in the dead-letter queue' && l.jobId === id));
     w.child.kill('SIGTERM');
     expect((await w.exited).code).toBe(0);
   });
