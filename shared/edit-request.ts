@@ -20,7 +20,7 @@ export const EDIT_LIMITS = {
   sizeMultiple: 64,
   stepsMax: 100,
   guidanceMax: 30,
-  tomeRatioMax: 0.95,
+  tomeRatioMax: 0.99,
   tomeLevelsMax: 4,
   tomeCellMax: 8,
   betaMax: 100,
@@ -98,7 +98,15 @@ const TomeSchema = z.strictObject({
   sy: z.int().min(1).max(EDIT_LIMITS.tomeCellMax).optional().describe('Destination cell height in tokens (2).'),
   paired: z.boolean().optional().describe('Reuse the inversion merge plan at the same editing timestep (true).'),
   resamplePerFrame: z.boolean().optional().describe('Draw destination offsets independently per frame (true).'),
-  scope: z.enum(['frame', 'clip']).optional().describe("'frame' merges within each frame; 'clip' pools all frames."),
+  scope: z
+    .enum(['frame', 'clip'])
+    .optional()
+    .describe("'frame' merges within each frame; 'clip' pools the frames where attention spans frames (st x sy x sx cells)."),
+  st: z.int().min(1).max(EDIT_LIMITS.framesMax).optional().describe('Destination cell length in frames at clip scope (2).'),
+  target: z
+    .enum(['all', 'kv'])
+    .optional()
+    .describe("'all' merges queries, keys and values (output unmerged); 'kv' merges keys/values only (queries at full resolution)."),
   objectCentric: z.boolean().optional().describe('Down-weight foreground sources so merging happens in the background.'),
   beta: z.number().min(0).max(EDIT_LIMITS.betaMax).optional().describe('Foreground penalty on merge scores (10).'),
 });
@@ -181,6 +189,8 @@ export interface EditOptions {
     paired: boolean;
     resamplePerFrame: boolean;
     scope: 'frame' | 'clip';
+    st: number;
+    target: 'all' | 'kv';
     objectCentric: boolean;
     beta: number;
   };
@@ -223,6 +233,8 @@ const COMMON_DEFAULTS: PresetDefaults = {
     paired: true,
     resamplePerFrame: true,
     scope: 'frame',
+    st: 2,
+    target: 'all',
     objectCentric: false,
     beta: 10,
   },
@@ -324,10 +336,25 @@ export function checkEditOptions(options: EditOptions, context: EditContext = {}
       message: `is ${options.inversion.steps} but sampler.steps is ${options.sampler.steps}; editing step c uses the maps inversion recorded at the same timestep, so set both to the same value (or leave inversion.steps out)`,
     });
   }
+  problems.push(...checkTomeRatios(options.tome));
   if (options.ocd.mask === 'video' && context.hasMaskVideo === false) {
     problems.push({ path: ['ocd', 'mask'], message: "is 'video' but no mask video was given; upload one as `mask` or choose 'auto' or 'none'" });
   }
   return problems;
+}
+
+/**
+ * A ratio above the cell maximum (1 - 1/cell size: every source merged) would merge no more than the maximum; it
+ * is rejected so that a ratio always means what it says. Clip scope allows 1 - 1/(st·sy·sx); layers whose
+ * attention is per frame keep frame scope there and merge at most 1 - 1/(sy·sx).
+ */
+function checkTomeRatios(tome: EditOptions['tome']): EditOptionsProblem[] {
+  if (!tome.enabled) return [];
+  const cell = tome.sx * tome.sy * (tome.scope === 'clip' ? tome.st : 1);
+  const max = 1 - 1 / cell;
+  return tome.ratio.flatMap((ratio, level) => (ratio > max
+    ? [{ path: ['tome', 'ratio', level], message: `is ${ratio} but ${tome.scope} scope with ${tome.scope === 'clip' ? `${tome.st}x` : ''}${tome.sy}x${tome.sx} cells merges at most ${max.toFixed(4)} (every source); lower it, or use larger cells${tome.scope === 'frame' ? " or scope 'clip'" : ''}` }]
+    : []));
 }
 
 /**

@@ -28,7 +28,8 @@ import {
 import { chooseController, deriveBlendWords } from './presets.ts';
 import type { EditReport, StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
-import { type FramePlan, tomeHooks, type TomeRun, type TomeSite, unmergeRows } from './tome/hooks.ts';
+import { tomeHooks, type TomeRun, type TomeSite } from './tome/hooks.ts';
+import { restrictMergedMap, valuesPerMapRow } from './tome/map-layout.ts';
 import { framesToTensor, tensorToFrames } from '../video/frames.ts';
 
 /** RGB24 frames of one clip, already at the working size. */
@@ -408,10 +409,8 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
   const context = repeatRows(prompts.source, F);
   const latents: Float32Array[] = new Array(N);
   let z = ctx.z0;
-  for (let j = 0; j < N; j++) {
-    throwIfCanceled(ctx.signal, 'inversion');
-    const t = inversion.timesteps[j];
-    const c = N - 1 - j;
+  const level = blendLevel(handle.sites);
+  const record = async (t: number) => {
     const out = await handle.runner.run({
       sample: { data: z, dims: [F, geo.channels, geo.latentHeight, geo.latentWidth] },
       timestep: { int64: [t], dims: [] },
@@ -421,17 +420,33 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     counters.unetCalls++;
     counters.tokenSteps += F * geo.latentHeight * geo.latentWidth;
     counters.peakRss = Math.max(counters.peakRss, process.memoryUsage().rss);
-    const level = blendLevel(handle.sites);
+    return out;
+  };
+  const blendWordMaps = (out: Record<string, Tensor | IntTensor>): CrossMap[] => handle.sites.filter((s) => s.kind === 'cross' && s.level === level).map((s) => {
+    const d = floatOutput(out, recordedOutputName(s)).data;
+    return { data: d, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens };
+  });
+  // Object-centric merging with the `auto` mask: the first inversion step's plan pairs with the last editing step,
+  // so the saliency must exist before it. A probe call at the first timestep records the blend-word attention
+  // (its plan and maps are discarded) [ours].
+  const probeSaliency = useAuto && tome.enabled && options.tome.objectCentric && N > 0;
+  if (probeSaliency) {
+    autoSaliency.add(blendWordMaps(await record(inversion.timesteps[0])));
+    tome.setSaliency(autoSaliency.mask(), F, geo.latentHeight, geo.latentWidth);
+  }
+  for (let j = 0; j < N; j++) {
+    throwIfCanceled(ctx.signal, 'inversion');
+    const t = inversion.timesteps[j];
+    const c = N - 1 - j;
+    const out = await record(t);
     for (const site of handle.sites) {
       if (!keepMap(options, site, c, level)) continue;
       const recorded = floatOutput(out, recordedOutputName(site));
       store.put(c, site.name, { dims: recorded.dims, data: recorded.data });
     }
     tome.collect(t, out, handle.tomeSites);
-    autoSaliency.add(handle.sites.filter((s) => s.kind === 'cross' && s.level === level).map((s) => {
-      const d = floatOutput(out, recordedOutputName(s)).data;
-      return { data: d, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens };
-    }));
+    // step 0's attention is the probe's when a probe ran (the same timestep and latent)
+    if (!(probeSaliency && j === 0)) autoSaliency.add(blendWordMaps(out));
     if (useAuto) tome.setSaliency(autoSaliency.mask(), F, geo.latentHeight, geo.latentWidth);
     z = inversion.step(floatOutput(out, 'out_sample').data, j, z);
     latents[c] = z;
@@ -459,14 +474,6 @@ interface EditContext extends RunEditArgs {
   store: AttentionStore;
   tome: TomeRun;
   counters: Counters;
-}
-
-/** Mean of a per-token value over each merged row (kept rows are themselves; a destination averages its group). */
-function mergeTokenValues(values: Float32Array, rowOf: Int32Array, rows: number): Float32Array {
-  const sum = new Float32Array(rows);
-  const count = new Float32Array(rows);
-  for (let n = 0; n < rowOf.length; n++) { sum[rowOf[n]] += values[n]; count[rowOf[n]] += 1; }
-  return sum.map((v, i) => (count[i] > 0 ? v / count[i] : 0));
 }
 
 /** Full-resolution blend mask per level for one step: [F, h_l * w_l] (0 = full replacement by the source map). */
@@ -521,21 +528,14 @@ function fusionFeeds(ctx: EditContext, handle: VariantHandle, step: number, grou
     if (!full) throw new EngineError('internal', `Editing graph layer ${site.name} was not recorded during inversion.`);
     const stored = store.has(step, site.name) ? store.get(step, site.name) : zeroMap(full); // not read: its gate is 0
     const tokens = full.height * full.width;
-    const merged = full.kind === 'self' && full.queryTokens < tokens;
-    const plan = merged ? ctx.tome.plan(t, site.name) : undefined;
-    if (merged && !plan) throw new EngineError('internal', `Layer ${site.name} is token-merged but no paired plan exists at timestep ${t}; stored maps need paired plans.`);
-    const rowOf = (f: number) => unmergeRows(plan as FramePlan, f, tokens);
+    // a merged layer's maps are laid out by its paired plan (per frame or over the clip)
+    const layout = full.kind === 'self' ? ctx.tome.mapLayout(t, site.name) : null;
     if (!box) {
       feeds[sourceInputName(site)] = { data: stored.data, dims: stored.dims };
       if (site.kind === 'self') {
         const mask = masks.get(site.level) as Float32Array;
-        const q = site.queryTokens;
-        const data = new Float32Array(F * q);
-        for (let f = 0; f < F; f++) {
-          const frame = mask.subarray(f * tokens, (f + 1) * tokens);
-          data.set(merged ? mergeTokenValues(frame, rowOf(f), q) : frame, f * q);
-        }
-        feeds[blendInputName(site)] = { data, dims: [F, 1, q, 1] };
+        const data = layout ? valuesPerMapRow(mask, F, tokens, layout) : mask;
+        feeds[blendInputName(site)] = { data, dims: [site.frames, 1, site.queryTokens, 1] };
       }
       continue;
     }
@@ -545,10 +545,10 @@ function fusionFeeds(ctx: EditContext, handle: VariantHandle, step: number, grou
       feeds[sourceInputName(site)] = { data: restrictMap(stored.data, F, full.heads, full.width, full.keyTokens, b, null), dims: [F, full.heads, inBox, full.keyTokens] };
       continue;
     }
-    const middle = Math.floor((F - 1) / 2);
     feeds[sourceInputName(site)] = {
-      data: restrictMapVia(stored.data, F, full.heads, full.queryTokens, full.keyTokens, b, full.width,
-        (f) => (merged ? rowOf(f) : null), (f) => (merged ? rowOf(full.crossFrame ? middle : f) : null)),
+      data: layout
+        ? restrictMergedMap(stored.data, F, full.heads, full.keyTokens, b, full.width, layout)
+        : restrictMapVia(stored.data, F, full.heads, full.queryTokens, full.keyTokens, b, full.width, () => null, () => null),
       dims: [F, full.heads, inBox, inBox],
     };
     const mask = masks.get(site.level) as Float32Array;
@@ -707,6 +707,6 @@ function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompt
     attentionStore: { bytes: stats.totalBytes, memoryBytes: stats.peakMemoryBytes, diskBytes: stats.diskBytes, entries: stats.entries },
     peakRssBytes: counters.peakRss,
     mask: edited.mask ? { areaFraction: edited.mask.area, box: edited.mask.box } : null,
-    tome: r.tome.enabled ? { mergedLayers: edited.mergedLayers, importedPlans: r.tome.importedPlans } : null,
+    tome: r.tome.enabled ? { mergedLayers: edited.mergedLayers, importedPlans: r.tome.importedPlans, levels: r.tome.counts() } : null,
   };
 }

@@ -3,6 +3,7 @@
  */
 import type { EditOptions } from '../../shared/edit-request.ts';
 import type { Box } from './ocs.ts';
+import type { TomeLevelCounts } from './tome/hooks.ts';
 
 /** Wall time per stage, seconds. Absent stages did not run in this process (e.g. decode by the caller). */
 export interface StageTimes {
@@ -40,8 +41,12 @@ export interface EditReport {
   attentionStore: { bytes: number; memoryBytes: number; diskBytes: number; entries: number };
   peakRssBytes: number;
   mask: { areaFraction: number; box: Box | null } | null;
-  /** token merging: merged layers per call and how many paired plans editing imported from inversion */
-  tome: { mergedLayers: number; importedPlans: number } | null;
+  /**
+   * token merging: merged layers per call, how many paired plans editing imported from inversion, and per merged
+   * level the merge counts of the recorded plans (means per layer call: tokens merged, merged across frames,
+   * foreground sources merged and spared; empty when plans are not paired, foreground 0 without a mask)
+   */
+  tome: { mergedLayers: number; importedPlans: number; levels: TomeLevelCounts[] } | null;
 }
 
 /** Short fixed-width timing table for the CLI. */
@@ -54,6 +59,9 @@ export function formatTimingTable(report: EditReport): string {
   rows.push(['attention store', `${(report.attentionStore.bytes / 2 ** 20).toFixed(1)} MiB (${(report.attentionStore.diskBytes / 2 ** 20).toFixed(1)} MiB on disk)`]);
   rows.push(['peak rss', `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB`]);
   if (report.mask) rows.push(['mask area', `${(report.mask.areaFraction * 100).toFixed(1)}%${report.mask.box ? ` box ${report.mask.box.width}x${report.mask.box.height}@${report.mask.box.left},${report.mask.box.top}` : ''}`]);
+  for (const l of report.tome?.levels ?? []) {
+    rows.push([`tome level ${l.level}`, `${l.scope}${l.target === 'kv' ? ' kv' : ''}: ${l.merged.toFixed(0)} of ${l.tokens.toFixed(0)} merged/call, ${l.acrossFrames.toFixed(0)} across frames, foreground ${l.foregroundMerged.toFixed(0)} merged / ${l.foregroundSpared.toFixed(0)} spared`]);
+  }
   const width = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }

@@ -77,6 +77,17 @@ export function destinationOffsets(args: { seed: number | null; frames: number; 
 }
 
 /**
+ * Clip-scope destination offsets (0 .. st*sy*sx-1), one per st x sy x sx cell of a frames x h x w token block:
+ * [floor(frames/st) * floor(h/sy) * floor(w/sx)], cells in (frame block, row, column) order. One draw per
+ * (timestep, layer) seed: the pattern is resampled every step and shared by the CFG groups.
+ */
+export function clipDestinationOffsets(args: { seed: number; frames: number; st: number; h: number; w: number; sx: number; sy: number }): Int32Array {
+  const cells = Math.floor(args.frames / args.st) * Math.floor(args.h / args.sy) * Math.floor(args.w / args.sx);
+  const next = seededIntegers(deriveSeed(args.seed, 'clip'));
+  return Int32Array.from({ length: cells }, () => next(args.st * args.sy * args.sx));
+}
+
+/**
  * Splits an h x w grid into destinations (one per complete sy x sx cell, at `offsets[cell]`) and sources
  * (everything else, including rows/columns beyond the last complete cell).
  */

@@ -1,5 +1,5 @@
 import type { GraphBuilder, ValueRef } from '../../graph/builder.ts';
-import type { AttentionHooks, AttentionSite } from '../unet/hooks.ts';
+import type { AttentionHooks, AttentionSite, TokenMerge } from '../unet/hooks.ts';
 import { gelu } from './activations.ts';
 import { type AttentionPath, attentionModule } from './attention.ts';
 import { type BlockContext, child } from './context.ts';
@@ -82,28 +82,14 @@ export function transformerBlock(ctx: BlockContext, prefix: string, x: ValueRef,
   const selfName = child(prefix, 'attn1');
   const mergeSite: AttentionSite = { ...base, name: selfName, kind: 'self', queryTokens: N, keyTokens: N, crossFrame: place.crossFrame };
   const tome = place.hooks.tokenMerge?.(g, mergeSite, x);
-  const q = tome ? tome.mergedTokens : N;
-  const selfSite: AttentionSite = { ...mergeSite, queryTokens: q, keyTokens: q };
-  let h = layerNorm(ctx, child(prefix, 'norm1'), x, channels, 1e-5); // [B, N, C]
-  if (tome) h = tome.merge(h); // [B, N', C]
-  let keySource = h;
-  if (place.crossFrame && frames > 1) {
-    const middle = Math.floor((frames - 1) / 2);
-    keySource = g.gather(g.reshape(h, [-1, frames, q, channels]), g.constInt64([middle], []), 1); // [G, N', C]
-  }
-  let attn = attentionModule(ctx, selfName, h, keySource, channels, q, q, {
-    heads,
-    ...pathFor(g, place, selfSite),
-    frames: place.crossFrame ? frames : 1,
-  }); // [B, N', C]
-  if (tome) attn = tome.unmerge(attn); // [B, N, C]
-  let out = g.add(x, attn);
+  const h = layerNorm(ctx, child(prefix, 'norm1'), x, channels, 1e-5); // [B, N, C]
+  let out = g.add(x, tome ? mergedSelfAttention(ctx, selfName, h, tome, options, place, mergeSite) : selfAttention(ctx, selfName, h, options, place, mergeSite));
 
   // 2. cross-attention (attn2) on the text context
   const crossName = child(prefix, 'attn2');
   const crossSite: AttentionSite = { ...base, name: crossName, kind: 'cross', queryTokens: N, keyTokens: options.contextTokens, crossFrame: false };
-  h = layerNorm(ctx, child(prefix, 'norm2'), out, channels, 1e-5);
-  attn = attentionModule(ctx, crossName, h, context, channels, N, options.contextTokens, {
+  const hc = layerNorm(ctx, child(prefix, 'norm2'), out, channels, 1e-5);
+  const attn = attentionModule(ctx, crossName, hc, context, channels, N, options.contextTokens, {
     heads,
     contextChannels: options.contextChannels,
     ...pathFor(g, place, crossSite),
@@ -111,12 +97,65 @@ export function transformerBlock(ctx: BlockContext, prefix: string, x: ValueRef,
   out = g.add(out, attn);
 
   // 3. feed-forward: GEGLU (value half first, exact GELU on the gate), then Linear
-  h = layerNorm(ctx, child(prefix, 'norm3'), out, channels, 1e-5);
+  const hf = layerNorm(ctx, child(prefix, 'norm3'), out, channels, 1e-5);
   const inner = channels * 4;
-  const projected = linear(ctx, child(prefix, 'ff.net.0.proj'), h, channels, inner * 2); // [B, N, 2·inner]
+  const projected = linear(ctx, child(prefix, 'ff.net.0.proj'), hf, channels, inner * 2); // [B, N, 2·inner]
   const [value, gate] = g.split(projected, [inner, inner], -1); // [B, N, inner] x2
   const ff = linear(ctx, child(prefix, 'ff.net.2'), g.mul(value, gelu(g, gate)), inner, channels); // [B, N, C]
   return g.add(out, ff); // [B, N, C]
+}
+
+/** attn1 without merging: per frame, or with keys/values from the group's middle frame. h [B, N, C] -> [B, N, C] */
+function selfAttention(ctx: BlockContext, name: string, h: ValueRef, options: SpatialTransformerOptions, place: TransformerPlacement, site: AttentionSite): ValueRef {
+  const { g } = ctx;
+  const { channels, heads } = options;
+  const N = site.queryTokens;
+  const frames = place.frames;
+  const keySource = place.crossFrame && frames > 1 ? middleFrame(g, h, frames, N, channels) : h; // [G, N, C] or [B, N, C]
+  return attentionModule(ctx, name, h, keySource, channels, N, N, { heads, ...pathFor(g, place, site), frames: place.crossFrame ? frames : 1 }); // [B, N, C]
+}
+
+/** The group's middle frame ((F-1) div 2, FateZero's sparse-causal keys): x [G·F, T, C] -> [G, T, C]. */
+function middleFrame(g: GraphBuilder, x: ValueRef, frames: number, tokens: number, channels: number): ValueRef {
+  return g.gather(g.reshape(x, [-1, frames, tokens, channels]), g.constInt64([Math.floor((frames - 1) / 2)], []), 1);
+}
+
+/**
+ * attn1 around token merging (tomesd merge_attn), in the layout the merge asks for:
+ * - frame scope, all: queries/keys/values on each frame's merged tokens (keys from the middle frame's), unmerged after;
+ * - frame scope, kv: full-resolution queries attend to the merged keys/values (of the middle frame where keys come from it);
+ * - clip scope, all: the group's frames form one sequence [G, F·N, C]; attention runs within the merged clip;
+ * - clip scope, kv: every frame's full-resolution queries attend to the merged clip's keys/values.
+ * h [B, N, C] -> [B, N, C]
+ */
+function mergedSelfAttention(ctx: BlockContext, name: string, h: ValueRef, tome: TokenMerge, options: SpatialTransformerOptions, place: TransformerPlacement, site: AttentionSite): ValueRef {
+  const { g } = ctx;
+  const { channels, heads } = options;
+  const N = site.queryTokens;
+  const F = place.frames;
+  const M = tome.mergedTokens;
+  const kvOnly = tome.target === 'kv';
+  if (tome.scope === 'clip') {
+    const clip = g.reshape(h, [-1, F * N, channels]); // [G, F·N, C]
+    const merged = tome.merge(clip); // [G, M, C]
+    if (kvOnly) {
+      const kvSite: AttentionSite = { ...site, queryTokens: N, keyTokens: M, crossFrame: true };
+      return attentionModule(ctx, name, h, merged, channels, N, M, { heads, ...pathFor(g, place, kvSite), frames: F }); // [B, N, C]
+    }
+    const clipSite: AttentionSite = { ...site, frames: 1, queryTokens: M, keyTokens: M, crossFrame: false };
+    const attn = attentionModule(ctx, name, merged, merged, channels, M, M, { heads, ...pathFor(g, place, clipSite) }); // [G, M, C]
+    return g.reshape(tome.unmerge(attn), [-1, N, channels]); // [B, N, C]
+  }
+  const merged = tome.merge(h); // [B, M, C]
+  const shared = place.crossFrame && F > 1;
+  const keySource = shared ? middleFrame(g, merged, F, M, channels) : merged; // [G, M, C] or [B, M, C]
+  if (kvOnly) {
+    const kvSite: AttentionSite = { ...site, queryTokens: N, keyTokens: M };
+    return attentionModule(ctx, name, h, keySource, channels, N, M, { heads, ...pathFor(g, place, kvSite), frames: shared ? F : 1 }); // [B, N, C]
+  }
+  const mergedSite: AttentionSite = { ...site, queryTokens: M, keyTokens: M };
+  const attn = attentionModule(ctx, name, merged, keySource, channels, M, M, { heads, ...pathFor(g, place, mergedSite), frames: shared ? F : 1 }); // [B, M, C]
+  return tome.unmerge(attn); // [B, N, C]
 }
 
 /** Picks the explicit path (with the probability hook bound) where a hook asks for probabilities. */

@@ -15,7 +15,10 @@ export interface AttentionSite {
   /** Latent grid of this layer. */
   readonly height: number;
   readonly width: number;
-  /** Frames per group (F); the batch is groups * F. */
+  /**
+   * Frames per group in this layer's attention batch (F; the batch is groups * F). A clip-merged layer attends
+   * within its merged clip as one sequence: its attention batch is the groups and `frames` is 1.
+   */
   readonly frames: number;
   /** Query rows per frame: height * width, or fewer after token merging. */
   readonly queryTokens: number;
@@ -27,12 +30,22 @@ export interface AttentionSite {
 
 /** The merge/unmerge pair a token-merging hook returns for one transformer block. */
 export interface TokenMerge {
-  /** [B, N, C] -> [B, N', C] */
+  /** frame scope: [B, N, C] -> [B, N', C]; clip scope: the group's frames as one sequence [G, F·N, C] -> [G, N', C] */
   merge(tokens: ValueRef): ValueRef;
-  /** [B, N', C] -> [B, N, C] */
+  /** the inverse layout of `merge` (not called when only keys/values are merged) */
   unmerge(tokens: ValueRef): ValueRef;
-  /** Tokens left per frame after merging (N'). */
+  /** Tokens left after merging (N'): per frame, or per group at clip scope. */
   readonly mergedTokens: number;
+  /**
+   * 'frame': each batch item merges within itself. 'clip': the F frames of a group are pooled and merged as one
+   * sequence, and attention runs within the merged clip (fully cross-frame on the merged tokens). @default 'frame'
+   */
+  readonly scope?: 'frame' | 'clip';
+  /**
+   * 'all': queries, keys and values use the merged tokens and the output is unmerged. 'kv': only keys/values are
+   * merged; queries stay at full resolution, so nothing is unmerged. @default 'all'
+   */
+  readonly target?: 'all' | 'kv';
 }
 
 /**

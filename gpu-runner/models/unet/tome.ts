@@ -5,6 +5,8 @@
  * Per frame (batch item): one destination per sy x sx cell, the rest are sources; each source finds its most
  * cosine-similar destination (metric = block input before norm1); the r best-scoring sources merge into their
  * destinations by mean (the destination included); unmerge copies each destination's output back.
+ * Clip scope pools the F frames of a group into one sequence of F·h·w tokens with st x sy x sx cells, so tokens
+ * merge across frames as well as within them (OCD's "3-D" merging).
  * Merged layout: [kept sources (by descending score)..., destinations (ascending token)...].
  */
 import type { GraphBuilder, ValueRef } from '../../graph/builder.ts';
@@ -58,29 +60,39 @@ export function gatherTokens(g: GraphBuilder, x: ValueRef, idx: ValueRef, count:
 }
 
 /**
- * Destination tokens from per-cell offsets k in 0..sx·sy-1 (cell (i, j) -> token (i·sy + k div sx)·w + j·sx + k mod sx),
- * and the ordered split [dst ascending..., src ascending...] of all h·w tokens.
- * offsets [B', cells] int64 -> { dst [B', cells], src [B', N - cells] }
+ * Destination tokens from per-cell offsets, and the ordered split [dst ascending..., src ascending...] of all
+ * frames·h·w tokens (token = (frame·h + row)·w + col). A cell spans st frames x sy rows x sx columns; offset k in
+ * 0..st·sy·sx-1 picks frame k div (sy·sx), row (k mod sy·sx) div sx, column k mod sx within it. With one frame
+ * (st = 1) this is tomesd's 2-D partition. Frames, rows or columns left over by the cells stay sources.
+ * offsets [B', cells] int64 -> { dst [B', cells], src [B', T - cells] }
  */
-export function partitionFromOffsets(g: GraphBuilder, offsets: ValueRef, h: number, w: number, sx: number, sy: number): { dst: ValueRef; src: ValueRef } {
-  const hsy = Math.floor(h / sy);
-  const wsx = Math.floor(w / sx);
-  const cells = hsy * wsx;
-  const n = h * w;
+export function partitionFromOffsets(g: GraphBuilder, offsets: ValueRef, h: number, w: number, sx: number, sy: number, frames = 1, st = 1): { dst: ValueRef; src: ValueRef } {
+  const cells = clipCells(frames, h, w, st, sy, sx);
+  const n = frames * h * w;
   const base: number[] = [];
-  for (let i = 0; i < hsy; i++) for (let j = 0; j < wsx; j++) base.push(i * sy * w + j * sx);
-  const rowOffset = g.mul(g.div(offsets, g.constInt64([sx], [])), g.constInt64([w], [])); // [B', cells]
-  const colOffset = g.op1('Mod', [offsets, g.constInt64([sx], [])]);
-  const dstTok = g.add(g.add(g.constInt64(base, [1, cells]), rowOffset), colOffset); // [B', cells]
+  for (let k = 0; k < Math.floor(frames / st); k++) {
+    for (let i = 0; i < Math.floor(h / sy); i++) for (let j = 0; j < Math.floor(w / sx); j++) base.push((k * st * h + i * sy) * w + j * sx);
+  }
+  const plane = g.constInt64([sy * sx], []);
+  const frameOffset = g.mul(g.div(offsets, plane), g.constInt64([h * w], [])); // [B', cells]
+  const within = g.op1('Mod', [offsets, plane]);
+  const rowOffset = g.mul(g.div(within, g.constInt64([sx], [])), g.constInt64([w], [])); // [B', cells]
+  const colOffset = g.op1('Mod', [within, g.constInt64([sx], [])]);
+  const dstTok = g.add(g.add(g.add(g.constInt64(base, [1, cells]), frameOffset), rowOffset), colOffset); // [B', cells]
   // Sort key: dst tokens first, each group by ascending token; the key is unique so ties never arise.
-  const zeros = g.expand(g.constFloat(new Float32Array(n), [1, n]), batchShape(g, dstTok, [n])); // [B', N]
+  const zeros = g.expand(g.constFloat(new Float32Array(n), [1, n]), batchShape(g, dstTok, [n])); // [B', T]
   const marks = g.expand(g.constFloat(new Float32Array(cells).fill(2 * n), [1, cells]), batchShape(g, dstTok, [cells])); // [B', cells]
-  const flags = g.scatterElements(zeros, dstTok, marks, 1); // [B', N]: 2N at destinations, 0 elsewhere
+  const flags = g.scatterElements(zeros, dstTok, marks, 1); // [B', T]: 2T at destinations, 0 elsewhere
   const descending = Float32Array.from({ length: n }, (_, t) => n - t);
-  const key = g.add(flags, g.constFloat(descending, [1, n])); // [B', N]
-  const [, order] = g.topK(key, n, 1, true); // [B', N]
+  const key = g.add(flags, g.constFloat(descending, [1, n])); // [B', T]
+  const [, order] = g.topK(key, n, 1, true); // [B', T]
   const [dst, src] = g.split(order, [cells, n - cells], 1);
   return { dst, src };
+}
+
+/** Destination cells of a frames x h x w token block with st x sy x sx cells (one destination each). */
+export function clipCells(frames: number, h: number, w: number, st: number, sy: number, sx: number): number {
+  return Math.floor(frames / st) * Math.floor(h / sy) * Math.floor(w / sx);
 }
 
 export interface MatchOptions {
@@ -150,9 +162,10 @@ export function unmergeWithPlan(g: GraphBuilder, plan: TokenMergePlan, y: ValueR
 
 export interface ToMeOptions {
   /**
-   * Fraction of each frame's tokens removed (tomesd `ratio`); 0 turns merging off (the graph is unchanged).
+   * Fraction of the tokens removed (tomesd `ratio`); 0 turns merging off (the graph is unchanged).
    * A list gives one ratio per level, highest resolution first (levels past its end do not merge; maxDownsample
-   * is then ignored). Recommended: 0.5 at level 0 (tomesd's default).
+   * is then ignored). Recommended: 0.5 at level 0 (tomesd's default). Sources are at most 1 - 1/(sy·sx) of the
+   * tokens at frame scope (1 - 1/(st·sy·sx) at clip scope): a higher ratio merges every source and no more.
    */
   readonly ratio: number | readonly number[];
   /** With a single ratio: merge in levels whose downsample factor 2^level is at most this. @default 1 (highest resolution only) */
@@ -161,9 +174,19 @@ export interface ToMeOptions {
   readonly sx?: number;
   readonly sy?: number;
   /**
+   * 'frame': each frame merges within itself. 'clip': where self-attention spans frames (keys from the middle
+   * frame), the group's frames are pooled and merged as one sequence and attention runs within the merged clip
+   * (method.md §6 "temporal" merging); layers with per-frame attention keep frame scope. @default 'frame'
+   */
+  readonly scope?: 'frame' | 'clip';
+  /** Frames per destination cell at clip scope (st of an st x sy x sx cell). @default 2 */
+  readonly st?: number;
+  /** 'all': queries, keys and values merged, output unmerged (tomesd). 'kv': keys/values only. @default 'all' */
+  readonly target?: 'all' | 'kv';
+  /**
    * 'top-left': tomesd use_rand=False (offset 0 in every cell).
    * 'input': graph input `<site>.tome.dst_offsets` int64 [1 or B, cells] with offsets 0..sx·sy-1 (random or
-   * per-frame patterns drawn by the caller). @default 'top-left'
+   * per-frame patterns drawn by the caller); at clip scope [1, cells] with offsets 0..st·sy·sx-1. @default 'top-left'
    */
   readonly destinations?: 'top-left' | 'input';
   /**
@@ -190,10 +213,16 @@ export function tomeRatioAt(options: ToMeOptions, site: AttentionSite): number {
   return 2 ** site.level <= (options.maxDownsample ?? 1) ? options.ratio : 0;
 }
 
+/** Clip scope applies where self-attention spans frames; per-frame attention keeps frame scope. */
+export function tomeScopeAt(options: ToMeOptions, site: AttentionSite): 'frame' | 'clip' {
+  return options.scope === 'clip' && site.crossFrame && site.frames > 1 ? 'clip' : 'frame';
+}
+
 /**
- * AttentionHooks that merge tokens around attn1 as tomesd does (merge_attn only).
+ * AttentionHooks that merge tokens around attn1 as tomesd does (merge_attn only), per frame or over the clip.
  * @example
  * buildUNetGraph(config, weights, { hooks: tomeHooks({ ratio: 0.5 }) });
+ * buildUNetGraph(config, weights, { frames: 8, hooks: tomeHooks({ ratio: [0, 0.9], scope: 'clip', st: 4 }) });
  */
 export function tomeHooks(options: ToMeOptions): AttentionHooks {
   const ratios = typeof options.ratio === 'number' ? [options.ratio] : options.ratio;
@@ -202,13 +231,19 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
   }
   const sx = options.sx ?? 2;
   const sy = options.sy ?? 2;
+  const st = options.st ?? 2;
+  if (!Number.isInteger(st) || st < 1) throw new Error(`ToMe st = ${st}: frames per cell must be a positive integer.`);
   return {
     tokenMerge(g: GraphBuilder, site: AttentionSite, blockInput: ValueRef): TokenMerge | undefined {
-      const tokens = site.height * site.width;
+      const scope = tomeScopeAt(options, site);
+      const frames = scope === 'clip' ? site.frames : 1;
+      const tokens = frames * site.height * site.width;
       const r = Math.floor(tokens * tomeRatioAt(options, site));
-      if (r <= 0) return undefined;
-      const cells = Math.floor(site.height / sy) * Math.floor(site.width / sx);
+      const cells = clipCells(frames, site.height, site.width, scope === 'clip' ? st : 1, sy, sx);
+      if (Math.min(r, tokens - cells) <= 0) return undefined; // nothing to merge (ratio 0, or cells of one token)
       const names = planTensorNames(site.name);
+      // clip scope: the group's frames as one sequence of F·N tokens
+      const metric = scope === 'clip' ? g.reshape(blockInput, [-1, tokens, site.channels]) : blockInput; // [B or G, T, C]
       let plan: TokenMergePlan;
       if (options.plans === 'import') {
         const merged = Math.min(r, tokens - cells);
@@ -223,8 +258,8 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
         const offsets = options.destinations === 'input'
           ? g.input(dstOffsetsInputName(site.name), 'int64', ['tome_batch', cells])
           : g.constInt64(new Array(cells).fill(0), [1, cells]);
-        const partition = partitionFromOffsets(g, offsets, site.height, site.width, sx, sy);
-        const penalty = options.objectCentric ? saliencyPenalty(g, site, options.objectCentric.beta) : undefined;
+        const partition = partitionFromOffsets(g, offsets, site.height, site.width, sx, sy, frames, scope === 'clip' ? st : 1);
+        const penalty = options.objectCentric ? saliencyPenalty(g, site, tokens, options.objectCentric.beta) : undefined;
         const custom = options.adjustScores;
         const adjustScores = penalty || custom
           ? (scores: ValueRef, srcTokens: ValueRef) => {
@@ -232,7 +267,7 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
             return custom ? custom(g, site, penalized, srcTokens) : penalized;
           }
           : undefined;
-        plan = bipartiteSoftMatching(g, blockInput, site.channels, partition, tokens, cells, { r, adjustScores });
+        plan = bipartiteSoftMatching(g, metric, site.channels, partition, tokens, cells, { r, adjustScores });
         if (options.plans === 'export') {
           g.output(plan.dstTokens, names.dstTokens, 'int64');
           g.output(plan.keptTokens, names.keptTokens, 'int64');
@@ -242,6 +277,8 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
       }
       return {
         mergedTokens: tokens - plan.merged,
+        scope,
+        target: options.target ?? 'all',
         merge: (t) => mergeWithPlan(g, plan, t, site.channels),
         unmerge: (t) => unmergeWithPlan(g, plan, t, site.channels),
       };
@@ -249,14 +286,17 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
   };
 }
 
-/** scores [B, Nsrc] - beta · saliency[src] with saliency from the level's input [1 or B, h·w]. */
-function saliencyPenalty(g: GraphBuilder, site: AttentionSite, beta: number): (scores: ValueRef, srcTokens: ValueRef) => ValueRef {
+/**
+ * scores [B, Nsrc] - beta · saliency[src] with saliency from the level's input [1 or B, h·w] (frame rows; at clip
+ * scope a group's F rows are read as one row of F·h·w, matching the clip's token numbering).
+ */
+function saliencyPenalty(g: GraphBuilder, site: AttentionSite, tokens: number, beta: number): (scores: ValueRef, srcTokens: ValueRef) => ValueRef {
   const name = saliencyInputName(site.level);
   const saliency = g.hasInput(name) ? { name } : g.input(name, 'float32', ['tome_batch', site.height * site.width]);
   return (scores, srcTokens) => {
-    const full = g.expand(saliency, g.concat([g.slice(g.shape(srcTokens), [0], [1], [0]), g.constInt64([site.height * site.width])], 0)); // [B, N]
+    const rows = tokens === site.height * site.width ? saliency : g.reshape(saliency, [-1, tokens]); // [1 or B, T]
+    const full = g.expand(rows, g.concat([g.slice(g.shape(srcTokens), [0], [1], [0]), g.constInt64([tokens])], 0)); // [B, T]
     const picked = g.gatherElements(full, srcTokens, 1); // [B, Nsrc]
     return g.sub(scores, g.mul(picked, g.scalar(beta)));
   };
 }
-

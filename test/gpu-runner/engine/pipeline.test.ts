@@ -63,7 +63,7 @@ describe('determinism and reporting', () => {
     a.frames.forEach((frame, i) => expect(Buffer.from(frame).equals(Buffer.from(b.frames[i]))).toBe(true));
     expect(a.report.unetCalls).toBe(8);
     expect(a.report.attentionStore.bytes).toBeGreaterThan(0);
-    expect(a.report.tome).toEqual({ mergedLayers: expect.any(Number), importedPlans: 4 * a.report.tome!.mergedLayers });
+    expect(a.report.tome).toEqual({ mergedLayers: expect.any(Number), importedPlans: 4 * a.report.tome!.mergedLayers, levels: expect.any(Array) });
     expect(a.report.tome!.mergedLayers).toBeGreaterThan(0);
     expect(a.report.stages.inversion).toBeGreaterThan(0);
   });
