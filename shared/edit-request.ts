@@ -256,10 +256,12 @@ export const PRESET_DEFAULTS: Readonly<Record<Preset, Readonly<PresetDefaults>>>
     ...COMMON_DEFAULTS,
     tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.5] },
   },
-  // Optimized plus object-centric ToMe (0.75 / 0.5) and object-centric sampling (gamma 0.5, phi 0.25).
+  // Optimized plus object-centric ToMe and object-centric sampling (gamma 0.5, phi 0.25). Merging: 0.5 at the
+  // highest level (per-frame attention, 2x2 cells: a third of the sources stay for the foreground penalty to
+  // choose among), 0.75 with clip scope (2x2x2 cells, cell maximum 0.875) where attention spans frames.
   ocd: {
     ...COMMON_DEFAULTS,
-    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.75, 0.5], objectCentric: true },
+    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.5, 0.75], scope: 'clip', st: 2, objectCentric: true },
     ocd: { ...COMMON_DEFAULTS.ocd, sampling: true, mask: 'auto' },
   },
 });

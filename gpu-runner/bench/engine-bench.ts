@@ -70,17 +70,54 @@ export function makeBoxMask(clipPath: string, outPath: string): string {
   return outPath;
 }
 
-function endToEnd(out: RunOutput): number {
+/** A finished benchmark run: its request, its output and the folder holding its frames and latents. */
+export interface BenchRun {
+  name: string;
+  request: EditRequest;
+  out: RunOutput;
+  dir: string;
+}
+
+/** Runs one edit of the clip in its own process (engine-run.ts) and reads its result line. */
+export async function runBenchEdit(config: PresetBenchConfig, name: string, request: EditRequest, maskPath: string | undefined): Promise<BenchRun> {
+  const log = config.log ?? (() => undefined);
+  const dir = join(config.workDir, `${config.label}-${name}`);
+  const spec: RunSpec = {
+    modelDir: config.modelDir, cacheDir: config.cacheDir, clipPath: join(config.clipsDir, config.clip.file), maskPath,
+    request, outDir: dir, threads: config.threads, weightStorage: config.weightStorage,
+  };
+  log(`  ${config.label}: running ${name} ...`);
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(spec)], { maxBuffer: 1 << 26, env: process.env });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`benchmark run ${name} printed no result:\n${stdout.slice(-2000)}`);
+  const out = JSON.parse(line.slice('RESULT '.length)) as RunOutput;
+  log(`  ${config.label}: ${name} done in ${endToEnd(out).toFixed(1)} s end to end (${out.report.unetCalls} UNet calls)`);
+  return { name, request, out, dir };
+}
+
+/** The clip's edit request (first edit with blend words) at the bench's frames and size. */
+export function benchRequest(config: PresetBenchConfig): EditRequest {
+  const edit = config.clip.edits.find((e) => e.blend_words) ?? config.clip.edits[0];
+  return {
+    sourcePrompt: config.clip.source_prompt,
+    targetPrompt: edit.target_prompt,
+    frames: { count: config.frames },
+    size: config.size,
+    ...(edit.blend_words ? { fusion: { blendWords: { source: edit.blend_words[0], target: edit.blend_words[1] } } } : {}),
+  };
+}
+
+export function endToEnd(out: RunOutput): number {
   const s = out.report.stages;
   return (s.decode ?? 0) + (s.text ?? 0) + (s.vaeEncode ?? 0) + (s.inversion ?? 0) + (s.edit ?? 0) + (s.vaeDecode ?? 0) + (s.encode ?? 0);
 }
 
-function readF32(path: string): Float32Array {
+export function readF32(path: string): Float32Array {
   const b = readFileSync(path);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-function readFrames(path: string, count: number): Uint8Array[] {
+export function readFrames(path: string, count: number): Uint8Array[] {
   const b = readFileSync(path);
   const per = b.length / count;
   return Array.from({ length: count }, (_, f) => new Uint8Array(b.buffer, b.byteOffset + f * per, per));
@@ -88,34 +125,13 @@ function readFrames(path: string, count: number): Uint8Array[] {
 
 /** Runs the presets (and the sweep) and measures them. */
 export async function benchPresets(config: PresetBenchConfig): Promise<PresetBenchResult> {
-  const log = config.log ?? (() => undefined);
   mkdirSync(config.workDir, { recursive: true });
   const clipPath = join(config.clipsDir, config.clip.file);
   const maskPath = makeBoxMask(clipPath, join(config.workDir, `${config.clip.id}-mask.mp4`));
-  const edit = config.clip.edits.find((e) => e.blend_words) ?? config.clip.edits[0];
-  const common: EditRequest = {
-    sourcePrompt: config.clip.source_prompt,
-    targetPrompt: edit.target_prompt,
-    frames: { count: config.frames },
-    size: config.size,
-    ...(edit.blend_words ? { fusion: { blendWords: { source: edit.blend_words[0], target: edit.blend_words[1] } } } : {}),
-  };
+  const common = benchRequest(config);
   const withSteps = (r: EditRequest): EditRequest => (config.steps ? { ...r, sampler: { ...r.sampler, steps: config.steps } } : r);
 
-  const runOne = async (name: string, request: EditRequest, useMask: boolean): Promise<{ name: string; request: EditRequest; out: RunOutput; dir: string }> => {
-    const dir = join(config.workDir, `${config.label}-${name}`);
-    const spec: RunSpec = {
-      modelDir: config.modelDir, cacheDir: config.cacheDir, clipPath, maskPath: useMask ? maskPath : undefined,
-      request: withSteps(request), outDir: dir, threads: config.threads, weightStorage: config.weightStorage,
-    };
-    log(`  ${config.label}: running ${name} ...`);
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(spec)], { maxBuffer: 1 << 26, env: process.env });
-    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    if (!line) throw new Error(`benchmark run ${name} printed no result:\n${stdout.slice(-2000)}`);
-    const out = JSON.parse(line.slice('RESULT '.length)) as RunOutput;
-    log(`  ${config.label}: ${name} done in ${endToEnd(out).toFixed(1)} s end to end (${out.report.unetCalls} UNet calls)`);
-    return { name, request, out, dir };
-  };
+  const runOne = (name: string, request: EditRequest, useMask: boolean) => runBenchEdit(config, name, withSteps(request), useMask ? maskPath : undefined);
 
   const runs = [
     await runOne('fatezero', { ...common, preset: 'fatezero' }, false),
@@ -127,7 +143,7 @@ export async function benchPresets(config: PresetBenchConfig): Promise<PresetBen
   const fatezeroFrames = readFrames(join(runs[0].dir, 'output.rgb'), runs[0].out.frames);
   const baseline = endToEnd(runs[0].out);
 
-  const measure = (r: { name: string; request: EditRequest; out: RunOutput; dir: string }): PresetRow => {
+  const measure = (r: BenchRun): PresetRow => {
     const [F, C, h, w] = r.out.dims;
     const frames = readFrames(join(r.dir, 'output.rgb'), r.out.frames);
     const e2e = endToEnd(r.out);

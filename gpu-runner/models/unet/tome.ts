@@ -245,18 +245,20 @@ export function tomeHooks(options: ToMeOptions): AttentionHooks {
       // clip scope: the group's frames as one sequence of F·N tokens
       const metric = scope === 'clip' ? g.reshape(blockInput, [-1, tokens, site.channels]) : blockInput; // [B or G, T, C]
       let plan: TokenMergePlan;
+      // plan rows: one per frame (frame scope) or per group (clip scope), named apart so shapes never clash
+      const [planRows, patternRows] = scope === 'clip' ? ['groups', 1] : ['batch', 'tome_batch'];
       if (options.plans === 'import') {
         const merged = Math.min(r, tokens - cells);
         plan = {
-          dstTokens: g.input(names.dstTokens, 'int64', ['tome_batch', cells]),
-          keptTokens: g.input(names.keptTokens, 'int64', ['batch', tokens - cells - merged]),
-          mergedTokens: g.input(names.mergedTokens, 'int64', ['batch', merged]),
-          dstSlot: g.input(names.dstSlot, 'int64', ['batch', merged]),
+          dstTokens: g.input(names.dstTokens, 'int64', [patternRows, cells]),
+          keptTokens: g.input(names.keptTokens, 'int64', [planRows, tokens - cells - merged]),
+          mergedTokens: g.input(names.mergedTokens, 'int64', [planRows, merged]),
+          dstSlot: g.input(names.dstSlot, 'int64', [planRows, merged]),
           tokens, destinations: cells, merged,
         };
       } else {
         const offsets = options.destinations === 'input'
-          ? g.input(dstOffsetsInputName(site.name), 'int64', ['tome_batch', cells])
+          ? g.input(dstOffsetsInputName(site.name), 'int64', [patternRows, cells])
           : g.constInt64(new Array(cells).fill(0), [1, cells]);
         const partition = partitionFromOffsets(g, offsets, site.height, site.width, sx, sy, frames, scope === 'clip' ? st : 1);
         const penalty = options.objectCentric ? saliencyPenalty(g, site, tokens, options.objectCentric.beta) : undefined;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder, serializeModel } from '../../../../gpu-runner/graph/index.ts';
 import { loadUNetConfig } from '../../../../gpu-runner/models/unet/config.ts';
 import { bipartiteSoftMatching, mergeWithPlan, partitionFromOffsets, planTensorNames, tomeHooks, unmergeWithPlan } from '../../../../gpu-runner/models/unet/tome.ts';
+import { combineHooks } from '../../../../gpu-runner/models/unet/hooks.ts';
 import { buildUNetGraph } from '../../../../gpu-runner/models/unet/unet.ts';
 import { SafetensorsWeightSource } from '../../../../gpu-runner/models/weights.ts';
 import { REFERENCE_MODEL_DIR } from '../../../support/paths.ts';
@@ -183,5 +184,97 @@ describe('ToMe in the UNet', () => {
     const merged = Array.from(out[planTensorNames('down_blocks.0.attentions.0.transformer_blocks.0.attn1').mergedTokens].data as BigInt64Array).map(Number);
     // 768 sources, 192 of them salient, 512 merged: all 576 background sources can absorb the merges
     expect(merged.filter((tok) => saliency[tok] === 1)).toEqual([]);
+  });
+});
+
+describe('clip-scope (temporal) ToMe in the pseudo-3D UNet', () => {
+  const unetDir = join(REFERENCE_MODEL_DIR, 'unet');
+  const config = loadUNetConfig(join(unetDir, 'config.json'));
+  const weights = new SafetensorsWeightSource(join(unetDir, 'diffusion_pytorch_model.safetensors'));
+  // 4 frames of a 16x16 latent: level 0 (32 channels) attends per frame, level 1 (the 64-channel mid block, 8x8
+  // tokens) takes keys from the middle frame, so clip scope applies there.
+  const F = 4, H = 16, W = 16, N1 = 64;
+  const noise = (count: number, seed: number) => Float32Array.from({ length: count }, (_, i) => (Math.sin((i + seed) * 12.9898 + 78.233) * 43758.5453) % 1);
+  const text = noise(77 * 32, 5);
+  const feedsFor = (sample: Float32Array) => ({
+    sample: f32(sample, [F, 4, H, W]),
+    timestep: i64(BigInt64Array.of(500n), []),
+    // the same prompt for every frame: frames that are equal stay equal through the UNet
+    encoder_hidden_states: f32(Float32Array.from({ length: F * text.length }, (_, i) => text[i % text.length]), [F, 77, 32]),
+  });
+  const identical = () => { const one = noise(4 * H * W, 1); return Float32Array.from({ length: F * one.length }, (_, i) => one[i % one.length]); };
+  const build = (hooks?: ReturnType<typeof tomeHooks>) => buildUNetGraph(config, weights, { height: H, width: W, frames: F, ...(hooks ? { hooks } : {}) });
+  const midSite = 'mid_block.attentions.0.transformer_blocks.0.attn1';
+
+  it('ratio 0 builds the same graph as no merging, for both targets', () => {
+    const bytes = (hooks?: ReturnType<typeof tomeHooks>) => Buffer.from(serializeModel(build(hooks)));
+    expect(bytes(tomeHooks({ ratio: 0, scope: 'clip' })).equals(bytes())).toBe(true);
+    expect(bytes(tomeHooks({ ratio: [0, 0], scope: 'clip', st: 4, target: 'kv' })).equals(bytes())).toBe(true);
+  });
+
+  it('with identical frames, clip merging at its maximum ratio (st = F, 1x1 cells: 1 - 1/F) changes the output by < 1e-5; different frames by far more', async () => {
+    const base = (await runModel(build(), feedsFor(identical()))).out_sample.data as Float32Array;
+    const maxRatio = 1 - 1 / F;
+    for (const target of ['all', 'kv'] as const) {
+      const out = await runModel(build(tomeHooks({ ratio: [0, maxRatio], scope: 'clip', st: F, sx: 1, sy: 1, target, plans: 'export' })), feedsFor(identical()));
+      // every source is merged: one token per spatial position is left of the 4 frames
+      expect(out[planTensorNames(midSite).mergedTokens].dims).toEqual([1, F * N1 - N1]);
+      const err = maxAbsDiff(out.out_sample.data as Float32Array, base);
+      console.log(`identical frames, clip ${target} at ratio ${maxRatio}: max abs change ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-5);
+    }
+    // the bound is not vacuous: on four different frames the same merging changes the output by far more
+    const different = noise(F * 4 * H * W, 9);
+    const plain = (await runModel(build(), feedsFor(different))).out_sample.data as Float32Array;
+    const merged = (await runModel(build(tomeHooks({ ratio: [0, maxRatio], scope: 'clip', st: F, sx: 1, sy: 1 })), feedsFor(different))).out_sample.data as Float32Array;
+    expect(maxAbsDiff(merged, plain)).toBeGreaterThan(1e-2);
+  });
+
+  it('merges across frames above the 2-D cell maximum, with one destination per st x sy x sx cell at the fed offsets', async () => {
+    const st = 2, cells = (F / st) * (8 / 2) * (8 / 2);
+    const offsets = Array.from({ length: cells }, (_, c) => (c * 5 + 3) % 8);
+    const out = await runModel(build(tomeHooks({ ratio: [0, 0.85], scope: 'clip', st, destinations: 'input', plans: 'export' })), {
+      ...feedsFor(noise(F * 4 * H * W, 3)),
+      [`${midSite}.tome.dst_offsets`]: i64(BigInt64Array.from(offsets.map(BigInt)), [1, cells]),
+    });
+    const names = planTensorNames(midSite);
+    const dst = Array.from(out[names.dstTokens].data as BigInt64Array, Number);
+    // host computation of the cell destinations: frame block k, cell row i, cell column j, offset o
+    const expected: number[] = [];
+    for (let k = 0; k < F / st; k++) for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+      const o = offsets[(k * 4 + i) * 4 + j];
+      expected.push(((k * st + Math.floor(o / 4)) * 8 + i * 2 + Math.floor((o % 4) / 2)) * 8 + j * 2 + (o % 2));
+    }
+    expect(dst).toEqual(expected.sort((a, b) => a - b));
+    const merged = Array.from(out[names.mergedTokens].data as BigInt64Array, Number);
+    const slots = Array.from(out[names.dstSlot].data as BigInt64Array, Number);
+    expect(merged.length).toBe(Math.floor(0.85 * F * N1)); // 217 of 256: frame scope with 2x2 cells stops at 192
+    const across = merged.filter((token, k) => Math.floor(token / N1) !== Math.floor(dst[slots[k]] / N1)).length;
+    expect(across).toBeGreaterThan(0);
+  });
+
+  it.each(['all', 'kv'] as const)('exported clip plans (%s) fed back as inputs reproduce the run (pairing)', async (target) => {
+    const feeds = feedsFor(noise(F * 4 * H * W, 4));
+    const exported = await runModel(build(tomeHooks({ ratio: [0.5, 0.75], scope: 'clip', target, plans: 'export' })), feeds);
+    const imported = build(tomeHooks({ ratio: [0.5, 0.75], scope: 'clip', target, plans: 'import' }));
+    const planFeeds: Record<string, ReturnType<typeof i64>> = {};
+    for (const input of imported.inputs.filter((i) => i.name.includes('.tome.'))) planFeeds[input.name] = exported[input.name] as ReturnType<typeof i64>;
+    expect(exported[planTensorNames(midSite).mergedTokens].dims).toEqual([1, 192]); // one clip row: 0.75 of 4 x 64 tokens
+    const paired = await runModel(imported, { ...feeds, ...planFeeds });
+    expect(maxAbsDiff(paired.out_sample.data as Float32Array, exported.out_sample.data as Float32Array)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('keys/values-only merging keeps full-resolution query rows; full merging attends within the merged clip', () => {
+    const seen: Record<string, string> = {};
+    for (const target of ['all', 'kv'] as const) {
+      buildUNetGraph(config, weights, {
+        height: H, width: W, frames: F,
+        hooks: combineHooks(tomeHooks({ ratio: [0, 0.75], scope: 'clip', target }), {
+          wantsProbabilities: (site) => site.name === midSite,
+          onProbabilities: (_g, site, probs) => { seen[target] = `${site.frames}x${site.queryTokens}x${site.keyTokens}`; return probs; },
+        }),
+      });
+    }
+    expect(seen).toEqual({ all: '1x64x64', kv: '4x64x64' }); // all: 256 clip tokens -> 64 merged rows and keys; kv: 64 rows per frame
   });
 });
