@@ -15,7 +15,7 @@ describe('resolveEditOptions', () => {
     expect(options.preset).toBe('ocd');
     expect(options.sampler).toEqual({ kind: 'dpmsolver++', steps: 20, guidance: 7.5 });
     expect(options.inversion.steps).toBe(20);
-    expect(options.tome).toMatchObject({ enabled: true, ratio: [0.75, 0.5], objectCentric: true, beta: 10 });
+    expect(options.tome).toMatchObject({ enabled: true, ratio: [0.5, 0.75], scope: 'clip', st: 2, objectCentric: true, beta: 10 });
     expect(options.ocd).toMatchObject({ sampling: true, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'auto' });
     expect(options.frames).toEqual({ count: 8, selection: 'spread' });
     expect(options.negativePrompt).toBe('');
@@ -61,7 +61,7 @@ describe('resolveEditOptions', () => {
     const options = resolveEditOptions(prompts);
     options.tome.ratio.push(0.1);
     options.fusion.reweight.red = 2;
-    expect(PRESET_DEFAULTS.ocd.tome.ratio).toEqual([0.75, 0.5]);
+    expect(PRESET_DEFAULTS.ocd.tome.ratio).toEqual([0.5, 0.75]);
     expect(PRESET_DEFAULTS.ocd.fusion.reweight).toEqual({});
   });
 });

@@ -25,9 +25,9 @@ describe('preset defaults (method.md §2)', () => {
     expect(o.ocd.sampling).toBe(false);
   });
 
-  it('ocd: object-centric ToMe 0.75/0.5 and object-centric sampling gamma 0.5, phi 0.25 with the auto mask', () => {
+  it('ocd: object-centric ToMe 0.5 / 0.75 at clip scope and object-centric sampling gamma 0.5, phi 0.25 with the auto mask', () => {
     const o = resolveOptions({ ...prompts, preset: 'ocd' });
-    expect(o.tome).toMatchObject({ enabled: true, ratio: [0.75, 0.5], objectCentric: true, beta: 10 });
+    expect(o.tome).toMatchObject({ enabled: true, ratio: [0.5, 0.75], scope: 'clip', st: 2, target: 'all', objectCentric: true, beta: 10 });
     expect(o.ocd).toMatchObject({ sampling: true, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'auto' });
     expect(resolveOptions({ ...prompts, preset: 'ocd' }, { hasMaskVideo: true }).ocd.mask).toBe('video');
   });
