@@ -9,7 +9,7 @@
  *                                       bundle at N steps; writes its own section)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -60,8 +60,9 @@ const NOTES = `### Where the time goes, and what would close the gaps
 /** Reading of the token-merging scope table (kept with it). */
 const TOME_NOTES = `Not measured here: the SD1.5-config bundle (random weights, 8 frames, 256 px). The machine these tables come from
 is shared, so timings of minutes-long SD1.5 runs would be noise; the comparison is scripted (\`--tome\`) for a quiet
-machine. On the tiny bundle attention is a small share of a UNet call, so the speed columns mostly show the cost of the
-in-graph matching; the merge counts and quality columns are what this table establishes.`;
+machine. On the tiny bundle attention is a small share of a UNet call, and on a loaded shared machine the same setting
+can take 3x longer from one run to the next, so the time and speed-up columns here rank nothing; the merge counts and
+the quality columns (deterministic for a given seed) are what this table establishes.`;
 
 /** Replaces (or appends) our section of BENCHMARKS.md, leaving the other sections as they are. */
 export function replaceSection(markdown: string, body: string, section = SECTION): string {
@@ -109,7 +110,7 @@ async function main(): Promise<number> {
         'Produced by `npm run bench -- --tome` (`gpu-runner/bench/tome-bench.ts`): the `ocd` preset with each token-merging',
         'setting, each run in its own process on the same clip, box mask video and machine; graph load is not counted.',
         `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider, shared with other work (timings are indicative)`,
-        `- run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+        `- run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, load average at the start ${loadavg()[0].toFixed(1)} on ${cpus().length} vCPU`,
       ].join('\n');
       const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
       writeFileSync(path, replaceSection(current, [header, table, TOME_NOTES].join('\n\n'), TOME_SECTION));
