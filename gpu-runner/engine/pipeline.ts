@@ -429,7 +429,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
   // Object-centric merging with the `auto` mask: the first inversion step's plan pairs with the last editing step,
   // so the saliency must exist before it. A probe call at the first timestep records the blend-word attention
   // (its plan and maps are discarded) [ours].
-  const probeSaliency = useAuto && tome.enabled && options.tome.objectCentric && N > 0;
+  const probeSaliency = useAuto && tome.enabled && options.tome.objectCentric && prompts.saliencyTokens.length > 0 && N > 0;
   if (probeSaliency) {
     autoSaliency.add(blendWordMaps(await record(inversion.timesteps[0])));
     tome.setSaliency(autoSaliency.mask(), F, geo.latentHeight, geo.latentWidth);
