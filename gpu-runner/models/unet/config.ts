@@ -88,7 +88,7 @@ export function perBlock(value: number | number[], index: number, key: string, b
 }
 
 /** Heads per down block: num_attention_heads, or attention_head_dim read as heads (SD1.x convention). */
-export function headsPerBlock(config: UNetConfig): number[] {
+export function headsPerBlock(config: Pick<UNetConfig, 'num_attention_heads' | 'attention_head_dim' | 'block_out_channels'>): number[] {
   const source = config.num_attention_heads ?? config.attention_head_dim;
   const key = config.num_attention_heads ? 'num_attention_heads' : 'attention_head_dim';
   return config.block_out_channels.map((_, i) => perBlock(source, i, key, config.block_out_channels.length));
