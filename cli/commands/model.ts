@@ -3,6 +3,7 @@
  *
  *   ocd model tiny <dir> [--seed N] [--bpe <bpe_simple_vocab_16e6.txt.gz>]
  *   ocd model sd15 <dir> [--seed N] [--bpe <gz>]          (random weights, SD1.5 configs, ~4.3 GB)
+ *   ocd model controlnet <dir> [--preset sd15|tiny] [--seed N]   (random ControlNetModel folder; sd15 ~1.4 GB)
  *   ocd model forward <modelDir> <component> <in.safetensors> <out.safetensors> [--provider cpu|cuda] [--cache-dir DIR] [--threads N]
  */
 import { resolve } from 'node:path';
@@ -17,19 +18,22 @@ import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
 import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
 import { loadModelFolder } from '../../gpu-runner/models/bundle/model-folder.ts';
 import { writeRandomSD15Bundle } from '../../gpu-runner/models/bundle/sd15.ts';
+import { writeControlNetFolder } from '../../gpu-runner/models/bundle/bundle-writer.ts';
+import { SD15_CONTROLNET_CONFIG, TINY_CONTROLNET_CONFIG } from '../../gpu-runner/models/bundle/sd-configs.ts';
 import { writeTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
 import { parseDevice, type Device } from '../../gpu-runner/runtime/providers.ts';
 import { createSession, disposeAllSessions, runSession } from '../../gpu-runner/runtime/session.ts';
 import { float32Tensor, int64Tensor, type OrtTensor, type TensorMap } from '../../gpu-runner/runtime/tensors.ts';
 
-export const summary = 'make a tiny/SD1.5-scale random model folder, or run one model component on a safetensors file';
+export const summary = 'make a tiny/SD1.5-scale random model or ControlNet folder, or run one model component on a safetensors file';
 
 const USAGE = `usage:
   ocd model tiny <dir> [--seed N] [--bpe <bpe_simple_vocab_16e6.txt.gz>]
   ocd model sd15 <dir> [--seed N] [--bpe <gz>]
+  ocd model controlnet <dir> [--preset sd15|tiny] [--seed N]
   ocd model forward <modelDir> <component> <in.safetensors> <out.safetensors>
                     [--provider cpu|cuda] [--cache-dir DIR] [--threads N]
-components: ${COMPONENTS.join(', ')}
+components: ${COMPONENTS.join(', ')} (of a model folder); controlnet (of a ControlNet folder)
 Input tensors may be named bare (sample) or with the reference files' prefix (input.sample); outputs are written bare.`;
 
 
@@ -196,6 +200,22 @@ async function runGenerate(kind: 'tiny' | 'sd15', argv: string[]): Promise<numbe
   return 0;
 }
 
+/** Random ControlNet presets: SD1.5's config, or one that pairs with the tiny bundle's UNet. */
+const CONTROLNET_PRESETS = Object.freeze({ sd15: SD15_CONTROLNET_CONFIG, tiny: TINY_CONTROLNET_CONFIG });
+
+async function runGenerateControlNet(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { seed: { type: 'string' }, preset: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError(`ocd model controlnet takes one folder; got ${positionals.length} arguments`);
+  const preset = values.preset ?? 'sd15';
+  if (!Object.hasOwn(CONTROLNET_PRESETS, preset)) throw new UsageError(`--preset must be one of ${Object.keys(CONTROLNET_PRESETS).join(', ')}; got '${preset}'`);
+  const dir = resolve(positionals[0]);
+  const seed = parseSeed(values.seed);
+  const started = Date.now();
+  writeControlNetFolder(dir, CONTROLNET_PRESETS[preset as keyof typeof CONTROLNET_PRESETS], { seed });
+  console.log(`wrote ${preset} ControlNet (seed ${seed}) to ${dir} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
 async function runForward(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
@@ -226,6 +246,8 @@ export async function run(argv: string[]): Promise<number> {
       case 'tiny':
       case 'sd15':
         return await runGenerate(sub, rest);
+      case 'controlnet':
+        return await runGenerateControlNet(rest);
       case 'forward':
         return await runForward(rest, process.env);
       case undefined:
@@ -234,7 +256,7 @@ export async function run(argv: string[]): Promise<number> {
         console.log(USAGE);
         return sub ? 0 : 2;
       default:
-        throw new UsageError(`unknown subcommand '${sub}'; allowed: tiny, sd15, forward`);
+        throw new UsageError(`unknown subcommand '${sub}'; allowed: tiny, sd15, controlnet, forward`);
     }
   } catch (error) {
     console.error(`ocd model: ${(error as Error).message}`);

@@ -2,6 +2,7 @@
  * Full component configs in the form diffusers 0.27 / transformers 4.31 write them, for SD1.5 and for our
  * tiny test bundle. SD1.5 values: reference-algorithms.md §5 (runwayml/stable-diffusion-v1-5).
  */
+import type { ControlNetConfig } from '../controlnet/config.ts';
 import type { CLIPTextConfig, UNetConfig, VAEConfig } from './configs.ts';
 
 /** SD1.5's `unet/config.json`. */
@@ -137,3 +138,53 @@ export const TINY_TEXT_ENCODER_CONFIG = Object.freeze({
   num_hidden_layers: 3,
   projection_dim: 32,
 }) as unknown as CLIPTextConfig;
+
+/** SD1.5's ControlNet `config.json` (lllyasviel's sd-controlnet-* as diffusers 0.27 writes it). */
+export const SD15_CONTROLNET_CONFIG = Object.freeze({
+  _class_name: 'ControlNetModel',
+  _diffusers_version: '0.27.2',
+  act_fn: 'silu',
+  addition_embed_type: null,
+  addition_embed_type_num_heads: 64,
+  addition_time_embed_dim: null,
+  attention_head_dim: 8,
+  block_out_channels: [320, 640, 1280, 1280],
+  class_embed_type: null,
+  conditioning_channels: 3,
+  conditioning_embedding_out_channels: [16, 32, 96, 256],
+  controlnet_conditioning_channel_order: 'rgb',
+  cross_attention_dim: 768,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  downsample_padding: 1,
+  encoder_hid_dim: null,
+  encoder_hid_dim_type: null,
+  flip_sin_to_cos: true,
+  freq_shift: 0,
+  global_pool_conditions: false,
+  in_channels: 4,
+  layers_per_block: 2,
+  mid_block_scale_factor: 1,
+  mid_block_type: 'UNetMidBlock2DCrossAttn',
+  norm_eps: 1e-5,
+  norm_num_groups: 32,
+  num_attention_heads: null,
+  num_class_embeds: null,
+  only_cross_attention: false,
+  projection_class_embeddings_input_dim: null,
+  resnet_time_scale_shift: 'default',
+  transformer_layers_per_block: 1,
+  upcast_attention: false,
+  use_linear_projection: false,
+}) as unknown as ControlNetConfig;
+
+/** A ControlNet for the tiny bundle's UNet: its encoder half's config, a control image 8x the latent. */
+export const TINY_CONTROLNET_CONFIG = Object.freeze({
+  ...SD15_CONTROLNET_CONFIG,
+  attention_head_dim: TINY_UNET_CONFIG.attention_head_dim,
+  block_out_channels: TINY_UNET_CONFIG.block_out_channels,
+  conditioning_embedding_out_channels: [8, 16, 32, 32],
+  cross_attention_dim: TINY_UNET_CONFIG.cross_attention_dim,
+  down_block_types: TINY_UNET_CONFIG.down_block_types,
+  layers_per_block: TINY_UNET_CONFIG.layers_per_block,
+  norm_num_groups: TINY_UNET_CONFIG.norm_num_groups,
+}) as unknown as ControlNetConfig;
