@@ -72,4 +72,20 @@ describe('ocd model forward controlnet (spawned)', () => {
     const run = exec(process.execPath, [ocd, 'model', 'forward', REFERENCE_MODEL_DIR, 'controlnet', casePath, join(scratch, 'x.safetensors')]);
     await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('has no config.json, so it is not a ControlNetModel folder') });
   });
+
+  it('ocd model controlnet --preset tiny writes a folder that forward runs on the reference inputs', async () => {
+    const dir = join(scratch, 'random-tiny');
+    const made = await exec(process.execPath, [ocd, 'model', 'controlnet', dir, '--preset', 'tiny', '--seed', '3']);
+    expect(made.stdout).toContain('wrote tiny ControlNet (seed 3)');
+    const casePath = join(CONTROL_CASES_DIR, 'controlnet_t_scalar.safetensors');
+    const outputPath = join(scratch, 'random-tiny.out.safetensors');
+    const { stdout } = await exec(process.execPath, [ocd, 'model', 'forward', dir, 'controlnet', casePath, outputPath, '--cache-dir', cacheDir]);
+    expect(stdout).toContain('down_block_res_samples.5: float32 [2, 64, 8, 8]');
+    expect(stdout).toContain('mid_block_res_sample: float32 [2, 64, 8, 8]');
+  });
+
+  it('exits 2 on an unknown ControlNet preset', async () => {
+    const run = exec(process.execPath, [ocd, 'model', 'controlnet', join(scratch, 'nope'), '--preset', 'sdxl']);
+    await expect(run).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--preset must be one of sd15, tiny; got 'sdxl'") });
+  });
 });
