@@ -15,6 +15,11 @@ export interface TransformerPlacement {
   readonly frames: number;
   /** Self-attention takes keys/values from the group's middle frame ((F-1) div 2). */
   readonly crossFrame: boolean;
+  /**
+   * Fully cross-frame self-attention (ControlVideo): the tokens of all F frames of a group form one sequence of
+   * F·N queries and keys. Overrides `crossFrame`. @default false
+   */
+  readonly fullCrossFrame?: boolean;
   readonly hooks: AttentionHooks;
   /** Path used where no hook wants probabilities. */
   readonly attention: AttentionPath;
@@ -86,16 +91,21 @@ export function transformerBlock(ctx: BlockContext, prefix: string, x: ValueRef,
   const selfSite: AttentionSite = { ...mergeSite, queryTokens: q, keyTokens: q };
   let h = layerNorm(ctx, child(prefix, 'norm1'), x, channels, 1e-5); // [B, N, C]
   if (tome) h = tome.merge(h); // [B, N', C]
-  let keySource = h;
-  if (place.crossFrame && frames > 1) {
-    const middle = Math.floor((frames - 1) / 2);
-    keySource = g.gather(g.reshape(h, [-1, frames, q, channels]), g.constInt64([middle], []), 1); // [G, N', C]
+  let attn: ValueRef;
+  if (place.fullCrossFrame) {
+    attn = fullCrossFrameAttention(ctx, selfName, h, channels, q, frames, heads, pathFor(g, place, { ...selfSite, keyTokens: frames * q }));
+  } else {
+    let keySource = h;
+    if (place.crossFrame && frames > 1) {
+      const middle = Math.floor((frames - 1) / 2);
+      keySource = g.gather(g.reshape(h, [-1, frames, q, channels]), g.constInt64([middle], []), 1); // [G, N', C]
+    }
+    attn = attentionModule(ctx, selfName, h, keySource, channels, q, q, {
+      heads,
+      ...pathFor(g, place, selfSite),
+      frames: place.crossFrame ? frames : 1,
+    }); // [B, N', C]
   }
-  let attn = attentionModule(ctx, selfName, h, keySource, channels, q, q, {
-    heads,
-    ...pathFor(g, place, selfSite),
-    frames: place.crossFrame ? frames : 1,
-  }); // [B, N', C]
   if (tome) attn = tome.unmerge(attn); // [B, N, C]
   let out = g.add(x, attn);
 
@@ -117,6 +127,18 @@ export function transformerBlock(ctx: BlockContext, prefix: string, x: ValueRef,
   const [value, gate] = g.split(projected, [inner, inner], -1); // [B, N, inner] x2
   const ff = linear(ctx, child(prefix, 'ff.net.2'), g.mul(value, gelu(g, gate)), inner, channels); // [B, N, C]
   return g.add(out, ff); // [B, N, C]
+}
+
+/**
+ * Self-attention over all frames of a group at once: h [G·F, N', C] is viewed as [G, F·N', C], attends to
+ * itself, and is viewed back. Probability hooks are per-frame, so they cannot see this layer.
+ */
+function fullCrossFrameAttention(ctx: BlockContext, name: string, h: ValueRef, channels: number, tokens: number, frames: number, heads: number, path: { path: AttentionPath; onProbabilities?: (p: ValueRef) => ValueRef }): ValueRef {
+  if (path.onProbabilities) throw new Error(`${name}: attention probability hooks do not support fully cross-frame attention.`);
+  const { g } = ctx;
+  const sequence = g.reshape(h, [-1, frames * tokens, channels]); // [G, F·N', C]
+  const attended = attentionModule(ctx, name, sequence, sequence, channels, frames * tokens, frames * tokens, { heads, path: path.path }); // [G, F·N', C]
+  return g.reshape(attended, [-1, tokens, channels]); // [G·F, N', C]
 }
 
 /** Picks the explicit path (with the probability hook bound) where a hook asks for probabilities. */

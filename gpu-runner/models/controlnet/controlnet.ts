@@ -17,6 +17,10 @@ export interface ControlNetGraphOptions {
   readonly timestepDType?: 'int64' | 'float32';
   /** Text tokens per prompt. @default 77 */
   readonly contextTokens?: number;
+  /** Frames per group F (the batch is groups·F). Only matters with `fullCrossFrame`. @default 1 */
+  readonly frames?: number;
+  /** Every self-attention attends over all F frames of its group (ControlVideo). @default false */
+  readonly fullCrossFrame?: boolean;
   /** Attention kernel. @default 'fused' */
   readonly attention?: AttentionPath;
   /** @default 'keep' */
@@ -70,7 +74,8 @@ export function buildControlNetGraph(config: ControlNetConfig, weights: WeightSo
   // 3. down, 4. mid: the UNet's own blocks
   const env: UNetBlockEnv & { readonly config: UNetDownPathConfig } = {
     ctx, config: unetConfig, temb, tembChannels, context, contextTokens,
-    frames: 1, crossFrameMinChannels: boc[0], hooks: NO_HOOKS, attention: options.attention ?? 'fused',
+    frames: options.frames ?? 1, crossFrameMinChannels: Infinity, fullCrossFrame: options.fullCrossFrame ?? false,
+    hooks: NO_HOOKS, attention: options.attention ?? 'fused',
   };
   const down = downPath(env, h0, [height, width], origin);
   const mid = midBlock(env, down.hidden, down.size, origin); // [B, C_last, h', w']

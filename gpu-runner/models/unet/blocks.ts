@@ -32,6 +32,8 @@ export interface UNetBlockEnv {
   readonly contextTokens: number;
   readonly frames: number;
   readonly crossFrameMinChannels: number;
+  /** Every self-attention sees all frames of its group (ControlVideo). @default false */
+  readonly fullCrossFrame?: boolean;
   readonly hooks: AttentionHooks;
   readonly attention: AttentionPath;
 }
@@ -87,6 +89,7 @@ function transformer(env: UNetBlockEnv, prefix: string, x: ValueRef, channels: n
     width: size[1],
     frames: env.frames,
     crossFrame: env.frames > 1 && channels >= env.crossFrameMinChannels,
+    fullCrossFrame: env.fullCrossFrame ?? false,
     hooks: env.hooks,
     attention: env.attention,
   };

@@ -21,6 +21,11 @@ export interface UNetGraphOptions {
   readonly frames?: number;
   /** @default block_out_channels[1] (640 for SD1.5), or block_out_channels[0] with one block */
   readonly crossFrameMinChannels?: number;
+  /**
+   * Fully cross-frame attention (ControlVideo): every self-attention attends over the tokens of all `frames`
+   * frames of its group as one sequence, instead of the middle frame's. @default false
+   */
+  readonly fullCrossFrame?: boolean;
   /** Attention capture/injection and token merging. @default NO_HOOKS */
   readonly hooks?: AttentionHooks;
   /** Attention kernel where no hook needs probabilities. @default 'fused' (measured faster on ORT CPU) */
@@ -75,6 +80,7 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
   const env: UNetBlockEnv & { readonly config: UNetConfig } = {
     ctx, config, temb, tembChannels, context, contextTokens, frames,
     crossFrameMinChannels: options.crossFrameMinChannels ?? boc[Math.min(1, blocks - 1)],
+    fullCrossFrame: options.fullCrossFrame ?? false,
     hooks: options.hooks ?? NO_HOOKS,
     attention: options.attention ?? 'fused',
   };
