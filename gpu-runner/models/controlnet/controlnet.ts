@@ -39,6 +39,18 @@ export function controlNetOutputNames(config: ControlNetConfig): string[] {
 }
 
 /**
+ * The UNet input a ControlNet output feeds: `down_block_res_samples.{i}` -> `down_block_additional_residuals.{i}`,
+ * `mid_block_res_sample` -> `mid_block_additional_residual` (diffusers' argument names on each side).
+ * @throws Error for a name that is not a ControlNet output.
+ */
+export function unetResidualInputName(outputName: string): string {
+  if (outputName === 'mid_block_res_sample') return 'mid_block_additional_residual';
+  const down = /^down_block_res_samples\.(\d+)$/.exec(outputName);
+  if (!down) throw new Error(`'${outputName}' is not a ControlNet output; expected down_block_res_samples.{i} or mid_block_res_sample.`);
+  return `down_block_additional_residuals.${down[1]}`;
+}
+
+/**
  * diffusers `ControlNetModel` (guess_mode off) as an ONNX graph.
  * Inputs: sample [B, in, h, w] float32, timestep (int64 or float32, 0-dim or [B]), encoder_hidden_states
  * [B, 77, cross_attention_dim], controlnet_cond [B, conditioning_channels, s·h, s·w] (an image in [0, 1]; s = 8 for
