@@ -29,7 +29,7 @@ async function runner(model: GraphModel): Promise<GraphRunner> {
     async run(feeds) {
       const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, 'data' in t
         ? new ort.Tensor('float32', t.data, [...t.dims])
-        : new ort.Tensor('int64', BigInt64Array.from(t.int64, (v) => BigInt(v)), [...t.dims])]));
+        : new ort.Tensor('int64', t.int64 instanceof BigInt64Array ? t.int64 : BigInt64Array.from(t.int64, (v) => BigInt(v)), [...t.dims])]));
       const out = await session.run(ortFeeds);
       return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { data: t.data as Float32Array, dims: [...t.dims] }])) as Record<string, Tensor | IntTensor>;
     },
