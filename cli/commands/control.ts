@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { cannyFrames } from '../../gpu-runner/control/canny.ts';
 import { SafetensorsFile, writeSafetensors } from '../../gpu-runner/models/safetensors.ts';
+import { runSubcommands, UsageError } from '../subcommands.ts';
 
 export const summary = 'compute control signals (canny edges) for a ControlNet from a safetensors file of frames';
 
@@ -18,8 +19,6 @@ const USAGE = `usage:
 Input tensor 'image' (or 'input.image'): uint8 [N, H, W, C]. Output tensor 'edges': uint8 [N, H, W], 0 or 255,
 as OpenCV's cv2.Canny(image, L, H) (aperture 3, L1 gradient). Depth, pose and line-art maps are not computed here
 (their estimators' weights cannot ship): pass them to an edit as a control video.`;
-
-class UsageError extends Error {}
 
 function threshold(name: string, value: string | undefined): number {
   const parsed = Number(value);
@@ -59,26 +58,6 @@ async function runCanny(argv: string[]): Promise<number> {
 }
 
 /** Entry point of `ocd control`. */
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case 'canny':
-        return await runCanny(rest);
-      case undefined:
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        return sub ? 0 : 2;
-      default:
-        throw new UsageError(`unknown subcommand '${sub}'; allowed: canny (depth, pose and line-art maps come as a control video)`);
-    }
-  } catch (error) {
-    console.error(`ocd control: ${(error as Error).message}`);
-    if (error instanceof UsageError || String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
-      console.error(USAGE);
-      return 2;
-    }
-    return 1;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runSubcommands('control', USAGE, { canny: runCanny }, argv);
 }

@@ -22,6 +22,7 @@ import { writeControlNetFolder } from '../../gpu-runner/models/bundle/bundle-wri
 import { SD15_CONTROLNET_CONFIG, TINY_CONTROLNET_CONFIG } from '../../gpu-runner/models/bundle/sd-configs.ts';
 import { writeTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
 import { parseDevice, type Device } from '../../gpu-runner/runtime/providers.ts';
+import { runSubcommands, UsageError } from '../subcommands.ts';
 import { createSession, disposeAllSessions, runSession } from '../../gpu-runner/runtime/session.ts';
 import { float32Tensor, int64Tensor, type OrtTensor, type TensorMap } from '../../gpu-runner/runtime/tensors.ts';
 
@@ -186,8 +187,6 @@ function parseSeed(value: string | undefined): number {
   return seed;
 }
 
-class UsageError extends Error {}
-
 async function runGenerate(kind: 'tiny' | 'sd15', argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { seed: { type: 'string' }, bpe: { type: 'string' } } });
   if (positionals.length !== 1) throw new UsageError(`ocd model ${kind} takes one folder; got ${positionals.length} arguments`);
@@ -239,32 +238,11 @@ async function runForward(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
 }
 
 /** Entry point of `ocd model`. */
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case 'tiny':
-      case 'sd15':
-        return await runGenerate(sub, rest);
-      case 'controlnet':
-        return await runGenerateControlNet(rest);
-      case 'forward':
-        return await runForward(rest, process.env);
-      case undefined:
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        return sub ? 0 : 2;
-      default:
-        throw new UsageError(`unknown subcommand '${sub}'; allowed: tiny, sd15, controlnet, forward`);
-    }
-  } catch (error) {
-    console.error(`ocd model: ${(error as Error).message}`);
-    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes: usage errors too.
-    if (error instanceof UsageError || String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
-      console.error(USAGE);
-      return 2;
-    }
-    return 1;
-  }
+export function run(argv: string[]): Promise<number> {
+  return runSubcommands('model', USAGE, {
+    tiny: (rest) => runGenerate('tiny', rest),
+    sd15: (rest) => runGenerate('sd15', rest),
+    controlnet: runGenerateControlNet,
+    forward: (rest) => runForward(rest, process.env),
+  }, argv);
 }

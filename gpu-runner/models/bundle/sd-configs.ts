@@ -139,42 +139,25 @@ export const TINY_TEXT_ENCODER_CONFIG = Object.freeze({
   projection_dim: 32,
 }) as unknown as CLIPTextConfig;
 
-/** SD1.5's ControlNet `config.json` (lllyasviel's sd-controlnet-* as diffusers 0.27 writes it). */
+/** The config.json keys diffusers' ControlNetModel shares with UNet2DConditionModel (it copies the UNet's encoder half). */
+const CONTROLNET_SHARED_UNET_KEYS = [
+  'act_fn', 'addition_embed_type', 'addition_embed_type_num_heads', 'addition_time_embed_dim', 'attention_head_dim',
+  'block_out_channels', 'class_embed_type', 'cross_attention_dim', 'down_block_types', 'downsample_padding',
+  'encoder_hid_dim', 'encoder_hid_dim_type', 'flip_sin_to_cos', 'freq_shift', 'in_channels', 'layers_per_block',
+  'mid_block_scale_factor', 'mid_block_type', 'norm_eps', 'norm_num_groups', 'num_attention_heads', 'num_class_embeds',
+  'only_cross_attention', 'projection_class_embeddings_input_dim', 'resnet_time_scale_shift',
+  'transformer_layers_per_block', 'upcast_attention', 'use_linear_projection',
+] as const;
+
+/** SD1.5's ControlNet `config.json` (lllyasviel's sd-controlnet-* as diffusers 0.27 writes it): SD1.5's UNet values plus the conditioning embedding's. */
 export const SD15_CONTROLNET_CONFIG = Object.freeze({
   _class_name: 'ControlNetModel',
   _diffusers_version: '0.27.2',
-  act_fn: 'silu',
-  addition_embed_type: null,
-  addition_embed_type_num_heads: 64,
-  addition_time_embed_dim: null,
-  attention_head_dim: 8,
-  block_out_channels: [320, 640, 1280, 1280],
-  class_embed_type: null,
+  ...Object.fromEntries(CONTROLNET_SHARED_UNET_KEYS.map((key) => [key, (SD15_UNET_CONFIG as Record<string, unknown>)[key]])),
   conditioning_channels: 3,
   conditioning_embedding_out_channels: [16, 32, 96, 256],
   controlnet_conditioning_channel_order: 'rgb',
-  cross_attention_dim: 768,
-  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
-  downsample_padding: 1,
-  encoder_hid_dim: null,
-  encoder_hid_dim_type: null,
-  flip_sin_to_cos: true,
-  freq_shift: 0,
   global_pool_conditions: false,
-  in_channels: 4,
-  layers_per_block: 2,
-  mid_block_scale_factor: 1,
-  mid_block_type: 'UNetMidBlock2DCrossAttn',
-  norm_eps: 1e-5,
-  norm_num_groups: 32,
-  num_attention_heads: null,
-  num_class_embeds: null,
-  only_cross_attention: false,
-  projection_class_embeddings_input_dim: null,
-  resnet_time_scale_shift: 'default',
-  transformer_layers_per_block: 1,
-  upcast_attention: false,
-  use_linear_projection: false,
 }) as unknown as ControlNetConfig;
 
 /** A ControlNet for the tiny bundle's UNet: its encoder half's config, a control image 8x the latent. */

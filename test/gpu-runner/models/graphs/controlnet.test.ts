@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,11 @@ describe('ControlNetModel parameters and binding', () => {
       expect(model.outputs.map((o) => o.name)).toEqual(controlNetOutputNames(config));
     },
   );
+
+  it('the SD1.5 ControlNet config has exactly the keys diffusers 0.27.2 writes', () => {
+    const written = JSON.parse(readFileSync(join(CONTROLNET_DIR, 'config.json'), 'utf8')) as object;
+    expect(Object.keys(SD15_CONTROLNET_CONFIG).sort()).toEqual(Object.keys(written).sort());
+  });
 
   it('SD1.5 ControlNet: 361.3M parameters, 13 residuals (12 skips + mid) at 1/1, 1/2, 1/4, 1/8 of the latent', () => {
     const config = parseControlNetConfig(SD15_CONTROLNET_CONFIG);
@@ -153,7 +158,7 @@ describe('random ControlNet folders', () => {
     const dir = join(scratch, 'mismatched');
     writeControlNetFolder(dir, TINY_CONTROLNET_CONFIG, { seed: 1 });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(referenceConfig));
-    expect(() => loadControlNetFolder(dir)).toThrow(/diffusion_pytorch_model\.safetensors: tensor '.*' has shape .* but the config expects/);
+    expect(() => loadControlNetFolder(dir)).toThrow(/diffusion_pytorch_model\.safetensors: .*tensor '.*'.*; check that config\.json belongs to these weights/);
     expect(() => loadControlNetFolder(join(REFERENCE_MODEL_DIR, 'unet'))).toThrow(/_class_name is "UNet2DConditionModel", not "ControlNetModel"/);
     expect(() => loadControlNetFolder(REFERENCE_MODEL_DIR)).toThrow(ModelLoadError);
   });
