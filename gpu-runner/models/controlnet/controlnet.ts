@@ -68,6 +68,8 @@ export function buildControlNetGraph(config: ControlNetConfig, weights: WeightSo
   const height = options.height ?? 64;
   const width = options.width ?? 64;
   const scale = conditioningScaleFactor(config);
+  const frames = options.frames ?? 1;
+  if (!Number.isInteger(frames) || frames < 1) throw new Error(`ControlNet option frames = ${frames}: must be a positive integer.`);
   const contextTokens = options.contextTokens ?? 77;
   const g = new GraphBuilder({ name: 'controlnet', initializers: options.initializers, weightStorage: options.weightStorage });
   const ctx: BlockContext = { g, weights };
@@ -86,7 +88,7 @@ export function buildControlNetGraph(config: ControlNetConfig, weights: WeightSo
   // 3. down, 4. mid: the UNet's own blocks
   const env: UNetBlockEnv & { readonly config: UNetDownPathConfig } = {
     ctx, config: unetConfig, temb, tembChannels, context, contextTokens,
-    frames: options.frames ?? 1, crossFrameMinChannels: Infinity, fullCrossFrame: options.fullCrossFrame ?? false,
+    frames, crossFrameMinChannels: Infinity, fullCrossFrame: options.fullCrossFrame ?? false,
     hooks: NO_HOOKS, attention: options.attention ?? 'fused',
   };
   const down = downPath(env, h0, [height, width], origin);
