@@ -34,6 +34,8 @@ export interface ComponentGraphOptions {
   readonly weightStorage?: 'float32' | 'float16';
   /** UNet only: take a ControlNet's residuals as inputs. @default false */
   readonly controlResiduals?: boolean;
+  /** UNet (and ControlNet): fully cross-frame self-attention over the `frames` of each group. @default false */
+  readonly fullCrossFrame?: boolean;
 }
 
 /** Source folders whose code determines the graphs' bytes. */
@@ -72,7 +74,7 @@ export function buildComponentModel(model: ModelFolder, component: ComponentName
     case 'unet':
       return buildUNetGraph(model.unet.config, model.unet.weights, {
         ...size, origin: join(model.unet.dir, 'config.json'), frames: options.frames ?? 1, timestepDType: options.timestepDType ?? 'int64',
-        controlResiduals: options.controlResiduals ?? false,
+        controlResiduals: options.controlResiduals ?? false, fullCrossFrame: options.fullCrossFrame ?? false,
       });
     case 'vae_encoder':
     case 'vae_decoder': {
@@ -102,13 +104,14 @@ export function componentGraph(model: ModelFolder, component: ComponentName, cac
   const variant = JSON.stringify({
     height: options.height ?? null, width: options.width ?? null, timestepDType: options.timestepDType ?? 'int64',
     frames: options.frames ?? 1, weightStorage: options.weightStorage ?? 'float32', controlResiduals: options.controlResiduals ?? false,
+    fullCrossFrame: options.fullCrossFrame ?? false,
   });
   const key = { component, weights: weightsFingerprint([weightsPathOf(model, component)]), builderVersion: builderVersion(), variant };
   return cachedGraph(cacheDir, key, (tmpDir) => saveModel(buildComponentModel(model, component, options), tmpDir, component));
 }
 
 /** Graph options of a ControlNet build. */
-export type ControlNetGraphBuildOptions = Pick<ComponentGraphOptions, 'height' | 'width' | 'timestepDType' | 'weightStorage'>;
+export type ControlNetGraphBuildOptions = Pick<ComponentGraphOptions, 'height' | 'width' | 'timestepDType' | 'weightStorage' | 'frames' | 'fullCrossFrame'>;
 
 /**
  * The cached `.onnx` of a ControlNet folder's graph at a latent size, building it when absent.
@@ -117,11 +120,11 @@ export type ControlNetGraphBuildOptions = Pick<ComponentGraphOptions, 'height' |
 export function controlNetGraph(controlnet: ControlNetFolder, cacheDir: string, options: ControlNetGraphBuildOptions = {}): Promise<CachedGraph> {
   const variant = JSON.stringify({
     height: options.height ?? null, width: options.width ?? null, timestepDType: options.timestepDType ?? 'int64',
-    weightStorage: options.weightStorage ?? 'float32',
+    weightStorage: options.weightStorage ?? 'float32', frames: options.frames ?? 1, fullCrossFrame: options.fullCrossFrame ?? false,
   });
   const key = { component: 'controlnet', weights: weightsFingerprint([controlnet.weightsPath]), builderVersion: builderVersion(), variant };
   return cachedGraph(cacheDir, key, (tmpDir) => saveModel(buildControlNetGraph(controlnet.config, controlnet.weights, {
     height: options.height, width: options.width, timestepDType: options.timestepDType, weightStorage: options.weightStorage,
-    origin: join(controlnet.dir, 'config.json'),
+    frames: options.frames, fullCrossFrame: options.fullCrossFrame, origin: join(controlnet.dir, 'config.json'),
   }), tmpDir, 'controlnet'));
 }
