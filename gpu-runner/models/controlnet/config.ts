@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { UNetDownPathConfig } from '../unet/down-path.ts';
-import { UNetConfigSchema } from '../unet/config.ts';
+import { rejectUnsupported, UNetConfigSchema } from '../unet/config.ts';
 
 /**
  * diffusers `ControlNetModel` config.json, with the keys of the file and diffusers' defaults. The keys it shares
@@ -44,11 +44,7 @@ export function parseControlNetConfig(json: unknown, origin = 'controlnet/config
     ['encoder_hid_dim_type', config.encoder_hid_dim_type, null],
     ['only_cross_attention', config.only_cross_attention, false],
   ];
-  for (const [key, value, allowed] of unsupported) {
-    if (value !== allowed) {
-      throw new Error(`${origin}: ${key} = ${JSON.stringify(value)} is not supported (supported: ${JSON.stringify(allowed)}); this builder covers Stable Diffusion 1.x/2.x ControlNets.`);
-    }
-  }
+  rejectUnsupported(origin, unsupported, 'ControlNets');
   if (config.down_block_types.length !== config.block_out_channels.length) {
     throw new Error(`${origin}: down_block_types (${config.down_block_types.length}) and block_out_channels (${config.block_out_channels.length}) must have the same length.`);
   }

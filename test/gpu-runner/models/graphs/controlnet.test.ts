@@ -54,6 +54,12 @@ describe('ControlNetModel parameters and binding', () => {
     },
   );
 
+  it('a config with a feature the builder lacks fails naming the file and the key', () => {
+    expect(() => parseControlNetConfig({ ...referenceConfig, class_embed_type: 'timestep' }, 'cn/config.json'))
+      .toThrow('cn/config.json: class_embed_type = "timestep" is not supported (supported: null); this builder covers Stable Diffusion 1.x/2.x ControlNets.');
+    expect(() => parseControlNetConfig({ ...referenceConfig, controlnet_conditioning_channel_order: 'rbg' })).toThrow(/controlnet_conditioning_channel_order/);
+  });
+
   it('the SD1.5 ControlNet config has exactly the keys diffusers 0.27.2 writes', () => {
     const written = JSON.parse(readFileSync(join(CONTROLNET_DIR, 'config.json'), 'utf8')) as object;
     expect(Object.keys(SD15_CONTROLNET_CONFIG).sort()).toEqual(Object.keys(written).sort());
