@@ -14,6 +14,10 @@ export const INPUT_ERROR_CODES = [
   'input_too_large',
   'mask_unreadable',
   'mask_mismatch',
+  // a control video (depth, pose, line-art map for a ControlNet) supplied by the caller
+  'control_unreadable',
+  'control_frame_count',
+  'control_size',
 ] as const;
 export type InputErrorCode = (typeof INPUT_ERROR_CODES)[number];
 

@@ -5,7 +5,7 @@
  */
 import { VideoInputError } from './errors.ts';
 import { WORKING_SIZE_MULTIPLE, geometryFilter, workingGeometry, type WorkingGeometry } from './geometry.ts';
-import { probeFrameTimes, probeVideo, type Rational, type VideoProbe } from './probe.ts';
+import { probeFrameTimes, probeVideo, secondaryUnreadableCode, type ProbeRole, type Rational, type VideoProbe } from './probe.ts';
 import { selectFrames, type FrameSelectionMode } from './selection.ts';
 import { lastLine, processLimits, runTool, type VideoToolOptions } from './tools.ts';
 
@@ -143,7 +143,7 @@ export async function decodeSelectedFrames(
   path: string,
   indices: readonly number[],
   geometry: WorkingGeometry,
-  role: 'input' | 'mask',
+  role: ProbeRole,
   options: VideoToolOptions,
 ): Promise<Uint8Array[]> {
   const frameBytes = geometry.crop.width * geometry.crop.height * 3;
@@ -167,7 +167,7 @@ export async function decodeSelectedFrames(
   );
   const framesReceived = Math.floor(received / frameBytes);
   if (framesReceived < wanted) {
-    const code = role === 'mask' ? 'mask_unreadable' : framesReceived === 0 && run.exitCode !== 0 ? 'input_unreadable' : 'input_truncated';
+    const code = secondaryUnreadableCode(role) ?? (framesReceived === 0 && run.exitCode !== 0 ? 'input_unreadable' : 'input_truncated');
     throw new VideoInputError(
       code,
       `Decoding stopped after ${framesReceived} of ${wanted} frames (${lastLine(run.stderrTail)}). The ${role} file is damaged or incomplete; upload it again.`,

@@ -76,8 +76,13 @@ interface FfprobeOutput {
   format?: { duration?: string; format_name?: string; start_time?: string };
 }
 
-/** Which error code a failure maps to: a mask file gets `mask_unreadable`, an input `input_*`. */
-export type ProbeRole = 'input' | 'mask';
+/** Which error code a failure maps to: a mask file gets `mask_unreadable`, a control video `control_unreadable`, an input `input_*`. */
+export type ProbeRole = 'input' | 'mask' | 'control';
+
+/** The one code every failure of a secondary (mask or control) video gets; undefined for the input. */
+export function secondaryUnreadableCode(role: ProbeRole): 'mask_unreadable' | 'control_unreadable' | undefined {
+  return role === 'mask' ? 'mask_unreadable' : role === 'control' ? 'control_unreadable' : undefined;
+}
 
 /**
  * Reads the container and first video stream of `path`.
@@ -89,7 +94,7 @@ export type ProbeRole = 'input' | 'mask';
 export async function probeVideo(path: string, options: VideoToolOptions & { role?: ProbeRole } = {}): Promise<VideoProbe> {
   const role = options.role ?? 'input';
   const unreadable = (message: string, cause?: unknown): VideoInputError =>
-    new VideoInputError(role === 'mask' ? 'mask_unreadable' : 'input_unreadable', message, { cause });
+    new VideoInputError(secondaryUnreadableCode(role) ?? 'input_unreadable', message, { cause });
 
   let sizeBytes: number;
   try {
@@ -100,7 +105,7 @@ export async function probeVideo(path: string, options: VideoToolOptions & { rol
     throw unreadable(`Cannot read the ${role} video file: ${(error as Error).message}.`, error);
   }
   if (sizeBytes === 0) {
-    throw new VideoInputError(role === 'mask' ? 'mask_unreadable' : 'input_empty', `The ${role} video file is empty (0 bytes). Upload the file again.`);
+    throw new VideoInputError(secondaryUnreadableCode(role) ?? 'input_empty', `The ${role} video file is empty (0 bytes). Upload the file again.`);
   }
 
   const run = await runTool(
@@ -173,7 +178,7 @@ export async function probeFrameTimes(path: string, options: VideoToolOptions & 
     ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,dts_time,flags', '-of', 'json', path],
     processLimits(options),
   );
-  const code = options.role === 'mask' ? 'mask_unreadable' : 'input_unreadable';
+  const code = secondaryUnreadableCode(options.role ?? 'input') ?? 'input_unreadable';
   if (run.exitCode !== 0) throw new VideoInputError(code, `Cannot list the video frames (${lastLine(run.stderrTail)}).`);
   let packets: { pts_time?: string; dts_time?: string; flags?: string }[];
   try {

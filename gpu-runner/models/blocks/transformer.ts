@@ -15,6 +15,11 @@ export interface TransformerPlacement {
   readonly frames: number;
   /** Self-attention takes keys/values from the group's middle frame ((F-1) div 2). */
   readonly crossFrame: boolean;
+  /**
+   * Fully cross-frame self-attention (ControlVideo): the tokens of all F frames of a group form one sequence of
+   * F·N queries and keys. Overrides `crossFrame`. @default false
+   */
+  readonly fullCrossFrame?: boolean;
   readonly hooks: AttentionHooks;
   /** Path used where no hook wants probabilities. */
   readonly attention: AttentionPath;
@@ -83,7 +88,10 @@ export function transformerBlock(ctx: BlockContext, prefix: string, x: ValueRef,
   const mergeSite: AttentionSite = { ...base, name: selfName, kind: 'self', queryTokens: N, keyTokens: N, crossFrame: place.crossFrame };
   const tome = place.hooks.tokenMerge?.(g, mergeSite, x);
   const h = layerNorm(ctx, child(prefix, 'norm1'), x, channels, 1e-5); // [B, N, C]
-  let out = g.add(x, tome ? mergedSelfAttention(ctx, selfName, h, tome, options, place, mergeSite) : selfAttention(ctx, selfName, h, options, place, mergeSite));
+  const selfAttended = place.fullCrossFrame
+    ? fullCrossFrameSelfAttention(ctx, selfName, h, tome, options, place, mergeSite)
+    : tome ? mergedSelfAttention(ctx, selfName, h, tome, options, place, mergeSite) : selfAttention(ctx, selfName, h, options, place, mergeSite);
+  let out = g.add(x, selfAttended);
 
   // 2. cross-attention (attn2) on the text context
   const crossName = child(prefix, 'attn2');
@@ -156,6 +164,35 @@ function mergedSelfAttention(ctx: BlockContext, name: string, h: ValueRef, tome:
   const mergedSite: AttentionSite = { ...site, queryTokens: M, keyTokens: M };
   const attn = attentionModule(ctx, name, merged, keySource, channels, M, M, { heads, ...pathFor(g, place, mergedSite), frames: shared ? F : 1 }); // [B, M, C]
   return tome.unmerge(attn); // [B, N, C]
+}
+
+/**
+ * attn1 of ControlVideo's fully cross-frame attention: every frame's tokens attend to the whole group's. Clip-scope
+ * merging already attends within the merged clip (all frames), so it is used as is; frame-scope merging merges each
+ * frame, attends across the group's merged tokens and unmerges. h [B, N, C] -> [B, N, C]
+ */
+function fullCrossFrameSelfAttention(ctx: BlockContext, name: string, h: ValueRef, tome: TokenMerge | undefined, options: SpatialTransformerOptions, place: TransformerPlacement, site: AttentionSite): ValueRef {
+  const { g } = ctx;
+  const { channels, heads } = options;
+  const F = place.frames;
+  if (!tome) return fullCrossFrameAttention(ctx, name, h, channels, site.queryTokens, F, heads, pathFor(g, place, { ...site, keyTokens: F * site.queryTokens }));
+  if (tome.scope === 'clip') return mergedSelfAttention(ctx, name, h, tome, options, place, site);
+  if (tome.target === 'kv') throw new Error(`${name}: keys/values-only merging at frame scope does not support fully cross-frame attention; use tome.scope 'clip'.`);
+  const M = tome.mergedTokens;
+  const attn = fullCrossFrameAttention(ctx, name, tome.merge(h), channels, M, F, heads, pathFor(g, place, { ...site, queryTokens: M, keyTokens: F * M }));
+  return tome.unmerge(attn); // [B, N, C]
+}
+
+/**
+ * Self-attention over all frames of a group at once: h [G·F, N', C] is viewed as [G, F·N', C], attends to
+ * itself, and is viewed back. Probability hooks are per-frame, so they cannot see this layer.
+ */
+function fullCrossFrameAttention(ctx: BlockContext, name: string, h: ValueRef, channels: number, tokens: number, frames: number, heads: number, path: { path: AttentionPath; onProbabilities?: (p: ValueRef) => ValueRef }): ValueRef {
+  if (path.onProbabilities) throw new Error(`${name}: attention probability hooks do not support fully cross-frame attention.`);
+  const { g } = ctx;
+  const sequence = g.reshape(h, [-1, frames * tokens, channels]); // [G, F·N', C]
+  const attended = attentionModule(ctx, name, sequence, sequence, channels, frames * tokens, frames * tokens, { heads, path: path.path }); // [G, F·N', C]
+  return g.reshape(attended, [-1, tokens, channels]); // [G·F, N', C]
 }
 
 /** Picks the explicit path (with the probability hook bound) where a hook asks for probabilities. */

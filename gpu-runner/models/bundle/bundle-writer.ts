@@ -6,7 +6,8 @@ import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { writeSafetensors } from '../safetensors.ts';
 import { randomParameter } from '../weights.ts';
-import { clipTextParameters, unetParameters, vaeParameters, type ParameterSpec } from './parameters.ts';
+import { clipTextParameters, controlNetParameters, unetParameters, vaeParameters, type ParameterSpec } from './parameters.ts';
+import { parseControlNetConfig, type ControlNetConfig } from '../controlnet/config.ts';
 import { parseCLIPTextConfig } from '../clip-text/config.ts';
 import { parseUNetConfig } from '../unet/config.ts';
 import { parseVAEConfig } from '../vae/config.ts';
@@ -89,6 +90,16 @@ export function writeBundle(dir: string, configs: BundleConfigs, options: WriteB
   writeJson(join(dir, 'text_encoder/config.json'), configs.textEncoder);
   writeRandomWeights(join(dir, 'text_encoder/model.safetensors'), clipTextParameters(parseCLIPTextConfig(configs.textEncoder)), options.seed);
   writeTokenizerFiles(join(dir, 'tokenizer'), options.bpeVocabGzPath);
+}
+
+/**
+ * Writes a diffusers ControlNetModel folder (config.json + diffusion_pytorch_model.safetensors) with seeded random
+ * weights into `dir`. Its zero convolutions get random weights too (a trained ControlNet's are not zero either), so
+ * the residuals it gives are not zero.
+ */
+export function writeControlNetFolder(dir: string, config: ControlNetConfig, options: { readonly seed: number }): void {
+  writeJson(join(dir, 'config.json'), config);
+  writeRandomWeights(join(dir, 'diffusion_pytorch_model.safetensors'), controlNetParameters(parseControlNetConfig(config)), options.seed);
 }
 
 /**

@@ -14,6 +14,8 @@ import { buildUNetGraph } from '../unet/unet.ts';
 import { buildVAEDecoderGraph, buildVAEEncoderGraph } from '../vae/vae.ts';
 import { cachedGraph, weightsFingerprint, type CachedGraph } from './graph-cache.ts';
 import type { ModelFolder } from './model-folder.ts';
+import type { ControlNetFolder } from './controlnet-folder.ts';
+import { buildControlNetGraph } from '../controlnet/controlnet.ts';
 
 /** Components `componentGraph` builds. */
 export const COMPONENTS = ['text_encoder', 'unet', 'vae_encoder', 'vae_decoder'] as const;
@@ -30,10 +32,14 @@ export interface ComponentGraphOptions {
   readonly frames?: number;
   /** Weight storage in the graph. @default 'float32' */
   readonly weightStorage?: 'float32' | 'float16';
+  /** UNet only: take a ControlNet's residuals as inputs. @default false */
+  readonly controlResiduals?: boolean;
+  /** UNet (and ControlNet): fully cross-frame self-attention over the `frames` of each group. @default false */
+  readonly fullCrossFrame?: boolean;
 }
 
 /** Source folders whose code determines the graphs' bytes. */
-const BUILDER_SOURCE_DIRS = ['graph', 'models/blocks', 'models/unet', 'models/vae', 'models/clip-text'];
+const BUILDER_SOURCE_DIRS = ['graph', 'models/blocks', 'models/unet', 'models/vae', 'models/clip-text', 'models/controlnet'];
 const GPU_RUNNER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 let builderHash: string | undefined;
@@ -68,6 +74,7 @@ export function buildComponentModel(model: ModelFolder, component: ComponentName
     case 'unet':
       return buildUNetGraph(model.unet.config, model.unet.weights, {
         ...size, origin: join(model.unet.dir, 'config.json'), frames: options.frames ?? 1, timestepDType: options.timestepDType ?? 'int64',
+        controlResiduals: options.controlResiduals ?? false, fullCrossFrame: options.fullCrossFrame ?? false,
       });
     case 'vae_encoder':
     case 'vae_decoder': {
@@ -96,8 +103,28 @@ export function componentGraph(model: ModelFolder, component: ComponentName, cac
   }
   const variant = JSON.stringify({
     height: options.height ?? null, width: options.width ?? null, timestepDType: options.timestepDType ?? 'int64',
-    frames: options.frames ?? 1, weightStorage: options.weightStorage ?? 'float32',
+    frames: options.frames ?? 1, weightStorage: options.weightStorage ?? 'float32', controlResiduals: options.controlResiduals ?? false,
+    fullCrossFrame: options.fullCrossFrame ?? false,
   });
   const key = { component, weights: weightsFingerprint([weightsPathOf(model, component)]), builderVersion: builderVersion(), variant };
   return cachedGraph(cacheDir, key, (tmpDir) => saveModel(buildComponentModel(model, component, options), tmpDir, component));
+}
+
+/** Graph options of a ControlNet build. */
+export type ControlNetGraphBuildOptions = Pick<ComponentGraphOptions, 'height' | 'width' | 'timestepDType' | 'weightStorage' | 'frames' | 'fullCrossFrame'>;
+
+/**
+ * The cached `.onnx` of a ControlNet folder's graph at a latent size, building it when absent.
+ * @example const { path } = await controlNetGraph(controlnet, cacheDir, { height: 32, width: 32 });
+ */
+export function controlNetGraph(controlnet: ControlNetFolder, cacheDir: string, options: ControlNetGraphBuildOptions = {}): Promise<CachedGraph> {
+  const variant = JSON.stringify({
+    height: options.height ?? null, width: options.width ?? null, timestepDType: options.timestepDType ?? 'int64',
+    weightStorage: options.weightStorage ?? 'float32', frames: options.frames ?? 1, fullCrossFrame: options.fullCrossFrame ?? false,
+  });
+  const key = { component: 'controlnet', weights: weightsFingerprint([controlnet.weightsPath]), builderVersion: builderVersion(), variant };
+  return cachedGraph(cacheDir, key, (tmpDir) => saveModel(buildControlNetGraph(controlnet.config, controlnet.weights, {
+    height: options.height, width: options.width, timestepDType: options.timestepDType, weightStorage: options.weightStorage,
+    frames: options.frames, fullCrossFrame: options.fullCrossFrame, origin: join(controlnet.dir, 'config.json'),
+  }), tmpDir, 'controlnet'));
 }

@@ -50,8 +50,11 @@ function requireFile(path: string): string {
   return path;
 }
 
-/** Throws on the first tensor the config needs that the file lacks or holds with another shape. */
-function checkWeightsAgainstConfig(weights: SafetensorsWeightSource, expected: readonly ParameterSpec[]): void {
+/**
+ * Throws on the first tensor the config needs that the file lacks or holds with another shape.
+ * @throws ModelLoadError naming the file, the tensor and both shapes.
+ */
+export function checkWeightsAgainstConfig(weights: SafetensorsWeightSource, expected: readonly ParameterSpec[]): void {
   const problems: string[] = [];
   for (const spec of expected) {
     if (spec.dtype !== 'F32') continue;

@@ -4,6 +4,7 @@
  * check them against the reference model's real files, so a generated bundle has the layout users'
  * checkpoints have (not merely what our own builders happen to ask for).
  */
+import { controlNetDownPathConfig, type ControlNetConfig } from '../controlnet/config.ts';
 import { perBlock } from '../unet/config.ts';
 import type { CLIPTextConfig, UNetConfig, VAEConfig } from './configs.ts';
 
@@ -49,7 +50,7 @@ function resnet(table: Table, prefix: string, inChannels: number, outChannels: n
 }
 
 /** Transformer2DModel: `layers` BasicTransformerBlocks (self-attn, cross-attn, GEGLU feed-forward). */
-function transformer(table: Table, prefix: string, channels: number, config: UNetConfig, layers: number): void {
+function transformer(table: Table, prefix: string, channels: number, config: Pick<UNetConfig, 'use_linear_projection' | 'cross_attention_dim'>, layers: number): void {
   norm(table, `${prefix}.norm`, channels);
   const projection = (name: string): void => (config.use_linear_projection
     ? linear(table, `${prefix}.${name}`, channels, channels)
@@ -70,14 +71,16 @@ function transformer(table: Table, prefix: string, channels: number, config: UNe
   projection('proj_out');
 }
 
-/** Parameters of `UNet2DConditionModel` for `config` (down/up block channel bookkeeping as diffusers does it). */
-export function unetParameters(config: UNetConfig): ParameterSpec[] {
-  const table: Table = [];
+/** The config keys of the encoder half the UNet and the ControlNet share. */
+type DownPathKeys = Pick<UNetConfig, 'in_channels' | 'conv_in_kernel' | 'block_out_channels' | 'layers_per_block'
+  | 'transformer_layers_per_block' | 'down_block_types' | 'use_linear_projection' | 'cross_attention_dim'>;
+
+/** conv_in, the time embedding, the down blocks and the mid block (UNet2DConditionModel and ControlNetModel alike). */
+function downPathParameters(table: Table, config: DownPathKeys): void {
   const channels = config.block_out_channels;
   const temb = channels[0] * 4;
   const layers = config.layers_per_block;
   const last = channels.length - 1;
-  // transformer_layers_per_block may be per block; up blocks mirror down blocks, the mid block takes the last.
   const transformerLayers = channels.map((_, i) => perBlock(config.transformer_layers_per_block, i, 'transformer_layers_per_block', channels.length));
 
   conv(table, 'conv_in', config.in_channels, channels[0], config.conv_in_kernel);
@@ -98,6 +101,18 @@ export function unetParameters(config: UNetConfig): ParameterSpec[] {
   resnet(table, 'mid_block.resnets.0', channels[last], channels[last], temb);
   transformer(table, 'mid_block.attentions.0', channels[last], config, transformerLayers[last]);
   resnet(table, 'mid_block.resnets.1', channels[last], channels[last], temb);
+}
+
+/** Parameters of `UNet2DConditionModel` for `config` (down/up block channel bookkeeping as diffusers does it). */
+export function unetParameters(config: UNetConfig): ParameterSpec[] {
+  const table: Table = [];
+  const channels = config.block_out_channels;
+  const temb = channels[0] * 4;
+  const layers = config.layers_per_block;
+  const last = channels.length - 1;
+  // transformer_layers_per_block may be per block; up blocks mirror down blocks, the mid block takes the last.
+  const transformerLayers = channels.map((_, i) => perBlock(config.transformer_layers_per_block, i, 'transformer_layers_per_block', channels.length));
+  downPathParameters(table, config);
 
   const reversed = [...channels].reverse();
   let previous = reversed[0];
@@ -116,6 +131,33 @@ export function unetParameters(config: UNetConfig): ParameterSpec[] {
 
   norm(table, 'conv_norm_out', channels[0]);
   conv(table, 'conv_out', channels[0], config.out_channels, config.conv_out_kernel);
+  return table;
+}
+
+/**
+ * Parameters of diffusers' `ControlNetModel` for `config`: the UNet's encoder half, the conditioning embedding,
+ * and one 1x1 zero convolution per skip feature plus one for the mid block.
+ */
+export function controlNetParameters(config: ControlNetConfig): ParameterSpec[] {
+  const table: Table = [];
+  const channels = config.block_out_channels;
+  downPathParameters(table, controlNetDownPathConfig(config));
+  const widths = config.conditioning_embedding_out_channels;
+  const embedding = 'controlnet_cond_embedding';
+  conv(table, `${embedding}.conv_in`, config.conditioning_channels, widths[0], 3);
+  for (let i = 0; i < widths.length - 1; i++) {
+    conv(table, `${embedding}.blocks.${2 * i}`, widths[i], widths[i], 3);
+    conv(table, `${embedding}.blocks.${2 * i + 1}`, widths[i], widths[i + 1], 3);
+  }
+  conv(table, `${embedding}.conv_out`, widths[widths.length - 1], channels[0], 3);
+  // zero convolutions: conv_in's output, then per level its resnets and (but the last) its downsampler
+  const skipChannels = [channels[0]];
+  channels.forEach((width, i) => {
+    for (let j = 0; j < config.layers_per_block; j++) skipChannels.push(width);
+    if (i < channels.length - 1) skipChannels.push(width);
+  });
+  skipChannels.forEach((width, i) => conv(table, `controlnet_down_blocks.${i}`, width, width, 1));
+  conv(table, 'controlnet_mid_block', channels[channels.length - 1], channels[channels.length - 1], 1);
   return table;
 }
 

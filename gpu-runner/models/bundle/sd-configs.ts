@@ -2,6 +2,7 @@
  * Full component configs in the form diffusers 0.27 / transformers 4.31 write them, for SD1.5 and for our
  * tiny test bundle. SD1.5 values: reference-algorithms.md §5 (runwayml/stable-diffusion-v1-5).
  */
+import type { ControlNetConfig } from '../controlnet/config.ts';
 import type { CLIPTextConfig, UNetConfig, VAEConfig } from './configs.ts';
 
 /** SD1.5's `unet/config.json`. */
@@ -137,3 +138,36 @@ export const TINY_TEXT_ENCODER_CONFIG = Object.freeze({
   num_hidden_layers: 3,
   projection_dim: 32,
 }) as unknown as CLIPTextConfig;
+
+/** The config.json keys diffusers' ControlNetModel shares with UNet2DConditionModel (it copies the UNet's encoder half). */
+const CONTROLNET_SHARED_UNET_KEYS = [
+  'act_fn', 'addition_embed_type', 'addition_embed_type_num_heads', 'addition_time_embed_dim', 'attention_head_dim',
+  'block_out_channels', 'class_embed_type', 'cross_attention_dim', 'down_block_types', 'downsample_padding',
+  'encoder_hid_dim', 'encoder_hid_dim_type', 'flip_sin_to_cos', 'freq_shift', 'in_channels', 'layers_per_block',
+  'mid_block_scale_factor', 'mid_block_type', 'norm_eps', 'norm_num_groups', 'num_attention_heads', 'num_class_embeds',
+  'only_cross_attention', 'projection_class_embeddings_input_dim', 'resnet_time_scale_shift',
+  'transformer_layers_per_block', 'upcast_attention', 'use_linear_projection',
+] as const;
+
+/** SD1.5's ControlNet `config.json` (lllyasviel's sd-controlnet-* as diffusers 0.27 writes it): SD1.5's UNet values plus the conditioning embedding's. */
+export const SD15_CONTROLNET_CONFIG = Object.freeze({
+  _class_name: 'ControlNetModel',
+  _diffusers_version: '0.27.2',
+  ...Object.fromEntries(CONTROLNET_SHARED_UNET_KEYS.map((key) => [key, (SD15_UNET_CONFIG as Record<string, unknown>)[key]])),
+  conditioning_channels: 3,
+  conditioning_embedding_out_channels: [16, 32, 96, 256],
+  controlnet_conditioning_channel_order: 'rgb',
+  global_pool_conditions: false,
+}) as unknown as ControlNetConfig;
+
+/** A ControlNet for the tiny bundle's UNet: its encoder half's config, a control image 8x the latent. */
+export const TINY_CONTROLNET_CONFIG = Object.freeze({
+  ...SD15_CONTROLNET_CONFIG,
+  attention_head_dim: TINY_UNET_CONFIG.attention_head_dim,
+  block_out_channels: TINY_UNET_CONFIG.block_out_channels,
+  conditioning_embedding_out_channels: [8, 16, 32, 32],
+  cross_attention_dim: TINY_UNET_CONFIG.cross_attention_dim,
+  down_block_types: TINY_UNET_CONFIG.down_block_types,
+  layers_per_block: TINY_UNET_CONFIG.layers_per_block,
+  norm_num_groups: TINY_UNET_CONFIG.norm_num_groups,
+}) as unknown as ControlNetConfig;

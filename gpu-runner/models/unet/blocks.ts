@@ -14,16 +14,26 @@ export interface Skip {
   readonly size: readonly [number, number];
 }
 
+/**
+ * The config keys the down/mid/up block builders read. The UNet and the ControlNet (whose config.json has
+ * no up path) both carry them.
+ */
+export type UNetBlockConfig = Pick<UNetConfig, 'block_out_channels' | 'layers_per_block' | 'downsample_padding'
+  | 'mid_block_scale_factor' | 'act_fn' | 'norm_num_groups' | 'norm_eps' | 'cross_attention_dim'
+  | 'use_linear_projection' | 'resnet_out_scale_factor'>;
+
 /** Everything a UNet block builder needs besides its own channel numbers. */
 export interface UNetBlockEnv {
   readonly ctx: BlockContext;
-  readonly config: UNetConfig;
+  readonly config: UNetBlockConfig;
   readonly temb: ValueRef;
   readonly tembChannels: number;
   readonly context: ValueRef;
   readonly contextTokens: number;
   readonly frames: number;
   readonly crossFrameMinChannels: number;
+  /** Every self-attention sees all frames of its group (ControlVideo). @default false */
+  readonly fullCrossFrame?: boolean;
   readonly hooks: AttentionHooks;
   readonly attention: AttentionPath;
 }
@@ -79,6 +89,7 @@ function transformer(env: UNetBlockEnv, prefix: string, x: ValueRef, channels: n
     width: size[1],
     frames: env.frames,
     crossFrame: env.frames > 1 && channels >= env.crossFrameMinChannels,
+    fullCrossFrame: env.fullCrossFrame ?? false,
     hooks: env.hooks,
     attention: env.attention,
   };

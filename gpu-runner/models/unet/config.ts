@@ -63,16 +63,24 @@ export function parseUNetConfig(json: unknown, origin = 'unet/config.json'): UNe
     ['addition_embed_type', config.addition_embed_type, null],
     ['only_cross_attention', config.only_cross_attention, false],
   ];
-  for (const [key, value, allowed] of unsupported) {
-    if (value !== allowed) {
-      throw new Error(`${origin}: ${key} = ${JSON.stringify(value)} is not supported (supported: ${JSON.stringify(allowed)}); this builder covers Stable Diffusion 1.x/2.x UNets.`);
-    }
-  }
+  rejectUnsupported(origin, unsupported, 'UNets');
   const blocks = config.block_out_channels.length;
   if (config.down_block_types.length !== blocks || config.up_block_types.length !== blocks) {
     throw new Error(`${origin}: down_block_types (${config.down_block_types.length}), up_block_types (${config.up_block_types.length}) and block_out_channels (${blocks}) must have the same length.`);
   }
   return config;
+}
+
+/**
+ * Throws for the first [key, value, only supported value] whose value differs, naming the file and the key.
+ * Shared by the UNet and the ControlNet configs, which have the same unsupported features.
+ */
+export function rejectUnsupported(origin: string, checks: ReadonlyArray<[string, unknown, unknown]>, family: string): void {
+  for (const [key, value, allowed] of checks) {
+    if (value !== allowed) {
+      throw new Error(`${origin}: ${key} = ${JSON.stringify(value)} is not supported (supported: ${JSON.stringify(allowed)}); this builder covers Stable Diffusion 1.x/2.x ${family}.`);
+    }
+  }
 }
 
 /** Reads and parses `<dir>/config.json`. */
@@ -88,7 +96,7 @@ export function perBlock(value: number | number[], index: number, key: string, b
 }
 
 /** Heads per down block: num_attention_heads, or attention_head_dim read as heads (SD1.x convention). */
-export function headsPerBlock(config: UNetConfig): number[] {
+export function headsPerBlock(config: Pick<UNetConfig, 'num_attention_heads' | 'attention_head_dim' | 'block_out_channels'>): number[] {
   const source = config.num_attention_heads ?? config.attention_head_dim;
   const key = config.num_attention_heads ? 'num_attention_heads' : 'attention_head_dim';
   return config.block_out_channels.map((_, i) => perBlock(source, i, key, config.block_out_channels.length));

@@ -1,11 +1,11 @@
-import { GraphBuilder, type GraphModel, type ValueRef } from '../../graph/builder.ts';
+import { GraphBuilder, type GraphModel } from '../../graph/builder.ts';
 import type { AttentionPath } from '../blocks/attention.ts';
 import type { BlockContext } from '../blocks/context.ts';
-import { conv2d, groupNorm, linear } from '../blocks/layers.ts';
-import { timestepProjection } from '../blocks/timestep.ts';
+import { conv2d, groupNorm } from '../blocks/layers.ts';
 import type { WeightSource } from '../weights.ts';
-import { getDownBlock, getMidBlock, getUpBlock, type Skip, type UNetBlockEnv } from './blocks.ts';
-import { headsPerBlock, perBlock, type UNetConfig } from './config.ts';
+import { getUpBlock, type Skip, type UNetBlockEnv } from './blocks.ts';
+import type { UNetConfig } from './config.ts';
+import { blockLayout, convIn, downPath, midBlock, timeEmbedding } from './down-path.ts';
 import { type AttentionHooks, NO_HOOKS } from './hooks.ts';
 
 export interface UNetGraphOptions {
@@ -21,6 +21,11 @@ export interface UNetGraphOptions {
   readonly frames?: number;
   /** @default block_out_channels[1] (640 for SD1.5), or block_out_channels[0] with one block */
   readonly crossFrameMinChannels?: number;
+  /**
+   * Fully cross-frame attention (ControlVideo): every self-attention attends over the tokens of all `frames`
+   * frames of its group as one sequence, instead of the middle frame's. @default false
+   */
+  readonly fullCrossFrame?: boolean;
   /** Attention capture/injection and token merging. @default NO_HOOKS */
   readonly hooks?: AttentionHooks;
   /** Attention kernel where no hook needs probabilities. @default 'fused' (measured faster on ORT CPU) */
@@ -29,6 +34,11 @@ export interface UNetGraphOptions {
   readonly timestepDType?: 'int64' | 'float32';
   /** Text tokens per prompt. @default 77 */
   readonly contextTokens?: number;
+  /**
+   * Take a ControlNet's residuals as inputs `down_block_additional_residuals.{i}` (one per skip feature, conv_in's
+   * first) and `mid_block_additional_residual`, added where diffusers adds them. @default false
+   */
+  readonly controlResiduals?: boolean;
   /** @default 'keep' */
   readonly initializers?: 'keep' | 'discard';
   /** @default 'float32' */
@@ -40,7 +50,8 @@ export interface UNetGraphOptions {
 /**
  * diffusers `UNet2DConditionModel` as an ONNX graph (optionally pseudo-3D with hooks).
  * Inputs: sample [B, in, h, w] float32, timestep (int64 or float32, 0-dim or [B]),
- * encoder_hidden_states [B, 77, cross_attention_dim]. Output: sample [B, out, h, w].
+ * encoder_hidden_states [B, 77, cross_attention_dim] (+ the ControlNet residuals with `controlResiduals`).
+ * Output: sample [B, out, h, w].
  *
  * @example
  * const model = buildUNetGraph(config, weights, { frames: 8, height: 32, width: 32 });
@@ -62,41 +73,29 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
   const timestep = g.input('timestep', options.timestepDType ?? 'int64', undefined);
   const context = g.input('encoder_hidden_states', 'float32', ['batch', contextTokens, config.cross_attention_dim]);
 
-  // 1. time embedding
-  const tembChannels = boc[0] * 4;
-  const tproj = timestepProjection(g, timestep, sample, { channels: boc[0], flipSinToCos: config.flip_sin_to_cos, freqShift: config.freq_shift }); // [B, C0]
-  let temb = linear(ctx, 'time_embedding.linear_1', tproj, boc[0], tembChannels); // [B, 4·C0]
-  temb = linear(ctx, 'time_embedding.linear_2', g.silu(temb), tembChannels, tembChannels); // [B, 4·C0]
+  // 1. time embedding, 2. pre-process (the encoder half is shared with the ControlNet: down-path.ts)
+  const { temb, channels: tembChannels } = timeEmbedding(ctx, config, timestep, sample); // [B, 4·C0]
+  const h0 = convIn(ctx, config, sample); // [B, C0, h, w]
 
-  // 2. pre-process
-  let h: ValueRef = sample;
-  if (config.center_input_sample) h = g.sub(g.mul(h, g.scalar(2)), g.scalar(1));
-  h = conv2d(ctx, 'conv_in', h, config.in_channels, boc[0], { kernel: config.conv_in_kernel }); // [B, C0, h, w]
-
-  const env: UNetBlockEnv = {
+  const env: UNetBlockEnv & { readonly config: UNetConfig } = {
     ctx, config, temb, tembChannels, context, contextTokens, frames,
     crossFrameMinChannels: options.crossFrameMinChannels ?? boc[Math.min(1, blocks - 1)],
+    fullCrossFrame: options.fullCrossFrame ?? false,
     hooks: options.hooks ?? NO_HOOKS,
     attention: options.attention ?? 'fused',
   };
-  const heads = headsPerBlock(config);
-  const layers = boc.map((_, i) => perBlock(config.transformer_layers_per_block, i, 'transformer_layers_per_block', blocks));
+  const { heads, layers } = blockLayout(config);
 
-  // 3. down
-  const skips: Skip[] = [{ value: h, channels: boc[0], size: [height, width] }];
-  let size: readonly [number, number] = [height, width];
-  config.down_block_types.forEach((type, i) => {
-    const result = g.scope(`down_blocks.${i}`, () => getDownBlock(type, env, h, {
-      index: i, inChannels: i === 0 ? boc[0] : boc[i - 1], outChannels: boc[i], heads: heads[i],
-      transformerLayers: layers[i], isFinal: i === blocks - 1, size,
-    }, origin));
-    h = result.hidden;
-    size = result.size;
-    skips.push(...result.skips);
-  });
+  // 3. down; a ControlNet's residuals join every skip feature (diffusers down_block_additional_residuals)
+  const down = downPath(env, h0, [height, width], origin);
+  const skips = options.controlResiduals ? addControlResiduals(g, down.skips) : [...down.skips];
+  let size = down.size;
 
-  // 4. mid
-  h = g.scope('mid_block', () => getMidBlock(config.mid_block_type, env, h, boc[blocks - 1], heads[blocks - 1], layers[blocks - 1], size, origin));
+  // 4. mid (+ mid_block_additional_residual)
+  let h = midBlock(env, down.hidden, size, origin);
+  if (options.controlResiduals) {
+    h = g.add(h, g.input('mid_block_additional_residual', 'float32', ['batch', boc[blocks - 1], size[0], size[1]])); // [B, C_last, h', w']
+  }
 
   // 5. up
   const reversed = [...boc].reverse();
@@ -120,4 +119,12 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
   h = conv2d(ctx, 'conv_out', h, boc[0], config.out_channels, { kernel: config.conv_out_kernel }); // [B, out, h, w]
   g.output(h, 'out_sample', 'float32', ['batch', config.out_channels, height, width]);
   return g.build();
+}
+
+/** Adds the graph inputs `down_block_additional_residuals.{i}` to the skip features, in diffusers' order. */
+function addControlResiduals(g: GraphBuilder, skips: readonly Skip[]): Skip[] {
+  return skips.map((skip, i) => {
+    const residual = g.input(`down_block_additional_residuals.${i}`, 'float32', ['batch', skip.channels, skip.size[0], skip.size[1]]);
+    return { ...skip, value: g.add(skip.value, residual) }; // [B, C_i, h_i, w_i]
+  });
 }

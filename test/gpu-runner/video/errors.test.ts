@@ -5,7 +5,7 @@ import { JOB_ERROR_CODES } from '../../../shared/errors.ts';
 
 describe('video error codes', () => {
   it('are the stable input codes, in order', () => {
-    expect(VIDEO_ERROR_CODES).toEqual(['input_empty', 'input_unreadable', 'input_truncated', 'input_too_short', 'input_too_long', 'input_too_large', 'mask_unreadable', 'mask_mismatch']);
+    expect(VIDEO_ERROR_CODES).toEqual(['input_empty', 'input_unreadable', 'input_truncated', 'input_too_short', 'input_too_long', 'input_too_large', 'mask_unreadable', 'mask_mismatch', 'control_unreadable', 'control_frame_count', 'control_size']);
   });
 
   it('are all job error codes, so a job can record them as they are', () => {

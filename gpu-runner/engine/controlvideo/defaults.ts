@@ -1,0 +1,23 @@
+/**
+ * ControlVideo's inference defaults (YBYBZhang/ControlVideo, inference.py): DDIM with 50 steps, guidance 12.5,
+ * 15 frames at 512x512, seed 42, its positive suffix appended to the prompt and its negative prompt (spelling
+ * kept as upstream writes it: the strings are part of what the text encoder sees). Canny thresholds are those of
+ * the controlnet_aux CannyDetector it calls. Long clips use a window of floor(sqrt(frames)) frames.
+ */
+export const CONTROLVIDEO_DEFAULTS = Object.freeze({
+  sampler: 'ddim' as const,
+  steps: 50,
+  guidance: 12.5,
+  frames: 15,
+  size: 512,
+  seed: 42,
+  conditioningScale: 1,
+  canny: Object.freeze({ low: 100, high: 200 }),
+  positiveSuffix: ' ,best quality, extremely detailed, HD, ultra-realistic, 8K, HQ, masterpiece, trending on artstation, art, smooth',
+  negativePrompt: 'longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer difits, cropped, worst quality, low quality, deformed body, bloated, ugly, unrealistic',
+});
+
+/** ControlVideo's hierarchical-sampler window for a clip of `frames` frames (its inference.py: int(sqrt(n))). */
+export function longVideoWindow(frames: number): number {
+  return Math.floor(Math.sqrt(frames));
+}
