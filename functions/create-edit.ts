@@ -13,7 +13,7 @@ import type { JobInput, JobRecord } from '../shared/job.ts';
 import { encodeQueueMessage } from '../shared/queue-message.ts';
 import { uploadKey } from '../shared/s3-keys.ts';
 import { checkWebhookUrl } from '../shared/webhook-url.ts';
-import type { ResolvedDeps } from './app.ts';
+import type { ResolvedDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
 import { ProblemError } from './problems.ts';
 import { failpoint } from './test-failpoints.ts';

@@ -5,6 +5,7 @@
 import type { ApiConfig } from '../shared/config.ts';
 import type { JobStore } from '../shared/job-store.ts';
 import type { ResolveHost } from '../shared/webhook-url.ts';
+import { createIdGenerator } from './ids.ts';
 
 /** The bucket, as the API uses it. */
 export interface ObjectStorage {
@@ -86,3 +87,20 @@ export const jsonLogger: Logger = (level, message, fields = {}) => {
   if (level === 'error' || level === 'warn') console.error(line);
   else console.log(line);
 };
+
+/** Deps with every default applied: what the routers receive. */
+export type ResolvedDeps = Required<AppDeps> & { log: Logger };
+
+/**
+ * Check the required deps and apply the defaults.
+ *
+ * @throws Error naming any missing dependency.
+ */
+export function resolveDeps(deps: AppDeps): ResolvedDeps {
+  const missing = (['config', 'storage', 'queue', 'jobs', 'apiKeys', 'resolveHost'] as const).filter((name) => !deps?.[name]);
+  if (missing.length > 0) {
+    throw new Error(`createApp is missing ${missing.join(', ')}; pass them in AppDeps (see functions/real-deps.ts for the AWS-backed ones).`);
+  }
+  const clock = deps.clock ?? (() => new Date());
+  return { ...deps, clock, newId: deps.newId ?? createIdGenerator(clock), log: deps.log ?? jsonLogger };
+}
