@@ -15,7 +15,7 @@ import { uploadKey } from '../shared/s3-keys.ts';
 import { checkWebhookUrl } from '../shared/webhook-url.ts';
 import type { ResolvedDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
-import { ProblemError } from './problems.ts';
+import { invalidRequest, ProblemError } from './problems.ts';
 import { failpoint } from './test-failpoints.ts';
 
 /** Seconds a caller should wait before retrying when at the active-job cap. */
@@ -41,7 +41,7 @@ export interface CreateResult {
 }
 
 function invalid(errors: FieldError[]): never {
-  throw new ProblemError('validation_failed', `The request is invalid: ${errors.map((e) => `${e.path || '(body)'}: ${e.message}`).join('; ')}.`, { errors });
+  throw invalidRequest(errors);
 }
 
 function sha256(data: string | Uint8Array): string {
@@ -112,7 +112,7 @@ async function readMultipartBody(c: Context<AppEnv>, maxInlineBytes: number): Pr
   const parsed = InlineEditRequestSchema.safeParse(parseJsonText(requestField as string));
   if (!parsed.success) invalid(fieldErrorsFromZod(parsed.error, ['request']));
   const issues = inlineEditIssues(parsed.data, files.mask !== undefined);
-  if (issues.length > 0) invalid(issues.map((issue) => ({ path: ['request', ...issue.path].join('.'), message: issue.message })));
+  if (issues.length > 0) invalid(issues.map((issue) => ({ path: ['request', ...issue.path].join('.'), message: issue.message, ...(issue.params && { code: issue.params.problem }) })));
   const { webhookUrl, ...knobs } = parsed.data;
 
   const digests: Record<string, string> = {};

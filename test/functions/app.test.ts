@@ -231,7 +231,15 @@ describe('POST /v1/edits rejects bad input and writes nothing', () => {
     ['an unknown nested field', { ...valid, sampler: { steps: 10, eta: 0 } }, 400, 'validation_failed', 'sampler'],
     ['a number as prompt', { ...valid, sourcePrompt: 42 }, 400, 'validation_failed', 'sourcePrompt'],
     ['a string as seed', { ...valid, seed: '1' }, 400, 'validation_failed', 'seed'],
-    ['an empty prompt', { ...valid, targetPrompt: '' }, 400, 'validation_failed', 'targetPrompt'],
+    ['an empty prompt', { ...valid, targetPrompt: '' }, 400, 'prompt_not_visible', 'targetPrompt'],
+    ['a prompt of spaces', { ...valid, sourcePrompt: ' \t\n\u00a0\u3000' }, 400, 'prompt_not_visible', 'sourcePrompt'],
+    ['a prompt of zero-width characters', { ...valid, targetPrompt: '\u200b\u200c\u200d\ufeff' }, 400, 'prompt_not_visible', 'targetPrompt'],
+    ['a prompt of control characters', { ...valid, sourcePrompt: '\u0001\u0007\u001b[0m' }, 400, 'prompt_not_visible', 'sourcePrompt'],
+    ['a word swap of unequal word counts', { ...valid, targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace' } }, 400, 'replace_word_count', 'fusion.controller'],
+    ['a blend word missing from the source prompt', { ...valid, fusion: { blendWords: { source: ['lion'], target: ['tiger'] } } }, 400, 'blend_word_not_in_prompt', 'fusion.blendWords.source.0'],
+    ['a blend word missing from the target prompt', { ...valid, fusion: { blendWords: { source: ['bear'], target: ['tiger', 'lion'] } } }, 400, 'blend_word_not_in_prompt', 'fusion.blendWords.target.1'],
+    ['a reweighted word missing from the target prompt', { ...valid, fusion: { reweight: { bear: 2 } } }, 400, 'reweight_word_not_in_prompt', 'fusion.reweight.bear'],
+    ['an option that is not implemented', { ...valid, crossFrame: { minChannels: 320 } }, 400, 'option_not_implemented', 'crossFrame.minChannels'],
     ['a 10 kB prompt', { ...valid, sourcePrompt: 'b'.repeat(10_000) }, 400, 'validation_failed', 'sourcePrompt'],
     ['an unknown preset', { ...valid, preset: 'fastest' }, 400, 'validation_failed', 'preset'],
     ['101 steps', { ...valid, sampler: { steps: 101 } }, 400, 'validation_failed', 'sampler.steps'],
@@ -282,6 +290,17 @@ describe('POST /v1/edits rejects bad input and writes nothing', () => {
     expect(deps.jobs.writes + deps.queue.sent.length).toBe(0);
   });
 
+  it('answers validation_failed when the fields break different rules, each field keeping its own code', async () => {
+    const body = { ...valid, targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace', reweight: { lion: 2 } }, seed: -1 };
+    const problem = await expectProblem(await post('/v1/edits', body), 400, 'validation_failed');
+    expect(problem.errors).toEqual([{ path: 'seed', message: expect.any(String) }]);
+    const rules = await expectProblem(await post('/v1/edits', { ...body, seed: 1 }), 400, 'validation_failed');
+    expect(rules.errors!.map((e) => [e.path, e.code])).toEqual([
+      ['fusion.controller', 'replace_word_count'],
+      ['fusion.reweight.lion', 'reweight_word_not_in_prompt'],
+    ]);
+  });
+
   it('lists every offending field at once', async () => {
     const problem = await expectProblem(await post('/v1/edits', { ...valid, sourcePrompt: '', sampler: { steps: 0, guidance: 99 } }), 400, 'validation_failed');
     expect(problem.errors!.map((e) => e.path).sort()).toEqual(['sampler.guidance', 'sampler.steps', 'sourcePrompt']);
@@ -326,6 +345,8 @@ describe('POST /v1/edits (multipart)', () => {
     ['a missing request field', () => form({ video: video() }), 400, 'validation_failed', 'request'],
     ['malformed request JSON', () => form({ request: '{oops', video: video() }), 400, 'malformed_json'],
     ['an invalid knob', () => form({ request: { ...prompts, ocd: { gamma: 3 } }, video: video() }), 400, 'validation_failed', 'request.ocd.gamma'],
+    ['a blend word missing from its prompt', () => form({ request: { ...prompts, fusion: { blendWords: { source: ['lion'], target: ['tiger'] } } }, video: video() }), 400, 'blend_word_not_in_prompt', 'request.fusion.blendWords.source.0'],
+    ['a prompt of zero-width characters', () => form({ request: { ...prompts, sourcePrompt: '\u200b' }, video: video() }), 400, 'prompt_not_visible', 'request.sourcePrompt'],
     ['input inside the request', () => form({ request: { ...prompts, input: { uploadId: UPLOAD_A } }, video: video() }), 400, 'validation_failed', 'request'],
     ['a non-video file', () => form({ request: prompts, video: video(10, 'image/png') }), 400, 'validation_failed', 'video'],
     ['an empty video', () => form({ request: prompts, video: video(0) }), 400, 'validation_failed', 'video'],

@@ -200,6 +200,19 @@ describe('the API against the emulators', () => {
     expect(new Uint8Array(await download.arrayBuffer())).toEqual(output);
   });
 
+  it.each([
+    ['not base64 JSON', 'not-a-cursor'],
+    ['JSON of the wrong shape', Buffer.from('{"a":1}').toString('base64url')],
+    ['empty key values', Buffer.from('{"createdAt":"","id":"","tenant":"alice"}').toString('base64url')],
+    ['a creation time that is no time', Buffer.from('{"createdAt":"yesterday","id":"01JDABCDEF0000000000000001","tenant":"alice"}').toString('base64url')],
+    ['another tenant', Buffer.from('{"createdAt":"2026-11-26T12:00:00.000Z","id":"01JDABCDEF0000000000000001","tenant":"bob"}').toString('base64url')],
+    ['trailing junk after a valid cursor', `${Buffer.from('{"createdAt":"2026-11-26T12:00:00.000Z","id":"01JDABCDEF0000000000000001","tenant":"alice"}').toString('base64url')}!!`],
+  ])('answers a list cursor of %s with 400 invalid_cursor', async (_name, cursor) => {
+    const response = await app.request(`/v1/edits?cursor=${encodeURIComponent(cursor)}`, { headers: auth() });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: 'invalid_cursor' });
+  });
+
   it('gives queued jobs an increasing queue position', async () => {
     const uploadId = await uploadVideo();
     const first = await (await postJson('/v1/edits', { ...prompts, input: { uploadId } })).json();
