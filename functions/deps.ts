@@ -13,6 +13,8 @@ export interface ObjectStorage {
   presignUpload(key: string, options: { contentType: string; maxBytes: number; expiresSeconds: number }): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and type of an object, or undefined when it does not exist. */
   head(key: string): Promise<{ bytes: number; contentType: string } | undefined>;
+  /** The first `bytes` bytes of an object (fewer when it is shorter), or undefined when it does not exist. */
+  readStart(key: string, bytes: number): Promise<Uint8Array | undefined>;
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   /** A presigned GET URL. */
   presignDownload(key: string, expiresSeconds: number): Promise<string>;

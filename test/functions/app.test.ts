@@ -5,7 +5,7 @@ import { ProblemError } from '../../functions/problems.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/errors.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
 import { uploadKey } from '../../shared/s3-keys.ts';
-import { fakeDeps, TEST_KEYS, type FakeDeps } from './fakes.ts';
+import { fakeDeps, TEST_KEYS, videoBytes, type FakeDeps } from './fakes.ts';
 
 let deps: FakeDeps;
 let app: ReturnType<typeof createApp>;
@@ -26,8 +26,8 @@ function get(path: string, key: string = TEST_KEYS.alice) {
 }
 
 /** Put an object where a finished presigned POST would have put it. */
-async function uploaded(tenant: string, uploadId: string, bytes = 1000, contentType = 'video/mp4') {
-  await deps.storage.put(uploadKey(tenant, uploadId), new Uint8Array(bytes), contentType);
+async function uploaded(tenant: string, uploadId: string, bytes = 1000, contentType = 'video/mp4', body = videoBytes(bytes)) {
+  await deps.storage.put(uploadKey(tenant, uploadId), body, contentType);
   return uploadId;
 }
 
@@ -301,6 +301,23 @@ describe('POST /v1/edits rejects bad input and writes nothing', () => {
     ]);
   });
 
+  it.each([
+    ['HTML', new TextEncoder().encode('<!DOCTYPE html><html>')],
+    ['a PNG image', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])],
+    ['zeros', new Uint8Array(1000)],
+    ['a box type no video starts with', new Uint8Array([0, 0, 0, 24, ...new TextEncoder().encode('abcdisom')])],
+  ])('rejects an upload whose first bytes are %s with 422 upload_not_video', async (_name, body) => {
+    await uploaded('alice', UPLOAD_A, body.length, 'video/mp4', body);
+    const problem = await expectProblem(await post('/v1/edits', valid), 422, 'upload_not_video');
+    expect(problem.errors).toEqual([{ path: 'input.uploadId', message: expect.stringMatching(/first bytes: [0-9a-f ]+/), code: 'upload_not_video' }]);
+    expect(deps.jobs.writes + deps.queue.sent.length).toBe(0);
+  });
+
+  it('accepts an upload that starts like WebM whatever type it was declared with', async () => {
+    await uploaded('alice', UPLOAD_A, 1000, 'video/mp4', videoBytes(1000, 'webm'));
+    expect((await post('/v1/edits', valid)).status).toBe(202);
+  });
+
   it('lists every offending field at once', async () => {
     const problem = await expectProblem(await post('/v1/edits', { ...valid, sourcePrompt: '', sampler: { steps: 0, guidance: 99 } }), 400, 'validation_failed');
     expect(problem.errors!.map((e) => e.path).sort()).toEqual(['sampler.guidance', 'sampler.steps', 'sourcePrompt']);
@@ -317,7 +334,7 @@ describe('POST /v1/edits (multipart)', () => {
   }
   const send = (data: FormData, key: string = TEST_KEYS.alice, headers: Record<string, string> = {}) =>
     app.request('/v1/edits', { method: 'POST', headers: { ...auth(key), ...headers }, body: data });
-  const video = (bytes = 2000, type = 'video/mp4') => new Blob([new Uint8Array(bytes).fill(7)], { type });
+  const video = (bytes = 2000, type = 'video/mp4', body = videoBytes(bytes)) => new Blob([body], { type });
 
   it('stores the video and mask, then creates the job in one call', async () => {
     const response = await send(form({ request: prompts, video: video(), mask: video(500) }));
@@ -327,7 +344,7 @@ describe('POST /v1/edits (multipart)', () => {
     expect(job.options.ocd.mask).toBe('video');
     const stored = deps.storage.objects.get(uploadKey('alice', job.input.uploadId));
     expect(stored?.body.length).toBe(2000);
-    expect(stored?.body[0]).toBe(7);
+    expect(stored?.body).toEqual(videoBytes(2000));
     expect(deps.storage.objects.get(uploadKey('alice', job.mask.uploadId))?.body.length).toBe(500);
     expect(deps.queue.sent.map(decodeQueueMessage)).toEqual([{ v: 1, jobId: job.id }]);
   });
@@ -350,6 +367,8 @@ describe('POST /v1/edits (multipart)', () => {
     ['input inside the request', () => form({ request: { ...prompts, input: { uploadId: UPLOAD_A } }, video: video() }), 400, 'validation_failed', 'request'],
     ['a non-video file', () => form({ request: prompts, video: video(10, 'image/png') }), 400, 'validation_failed', 'video'],
     ['an empty video', () => form({ request: prompts, video: video(0) }), 400, 'validation_failed', 'video'],
+    ['a video file that is not a video', () => form({ request: prompts, video: video(500, 'video/mp4', new Uint8Array(500).fill(7)) }), 422, 'upload_not_video', 'video'],
+    ['a mask file that is not a video', () => form({ request: prompts, video: video(), mask: video(500, 'video/webm', new Uint8Array(500)) }), 422, 'upload_not_video', 'mask'],
     ['a video over the inline limit', () => form({ request: prompts, video: video(100_001) }), 413, 'payload_too_large'],
     ['a body far over the multipart limit', () => form({ request: prompts, video: video(600_000) }), 413, 'payload_too_large'],
   ])('rejects %s and writes nothing', async (_name, build, status, code, path) => {

@@ -13,11 +13,12 @@ import { JobStore } from '../../shared/job-store.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
 import { jobOutputKey, uploadKey } from '../../shared/s3-keys.ts';
 import { useEmulators } from '../support/emulators.ts';
+import { videoBytes } from './fakes.ts';
 
 const emulators = useEmulators();
 const KEYS = { alice: 'ocd_contract-alice', bob: 'ocd_contract-bob', carol: 'ocd_contract-carol' };
 const prompts = { sourcePrompt: 'a brown bear walking', targetPrompt: 'a red tiger walking' };
-const VIDEO = new Uint8Array(4096).map((_, i) => (i * 31) % 256);
+const VIDEO = videoBytes(4096);
 
 let app: ReturnType<typeof createApp>;
 let jobs: JobStore;
@@ -102,6 +103,15 @@ describe('the API against the emulators', () => {
     expect(await jobItemCount()).toBe(records);
     expect(await objectCount()).toBe(objects);
     expect(await receiveAll()).toEqual([]);
+  });
+
+  it('refuses an upload that is not a video from its first bytes (a ranged read), writing nothing', async () => {
+    const uploadId = await uploadVideo(KEYS.alice, new TextEncoder().encode('%PDF-1.7 not a video at all'));
+    const [records, objects] = [await jobItemCount(), await objectCount()];
+    const response = await postJson('/v1/edits', { ...prompts, input: { uploadId } });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ code: 'upload_not_video', detail: expect.stringContaining('25 50 44 46') });
+    expect([await jobItemCount(), await objectCount(), await receiveAll()]).toEqual([records, objects, []]);
   });
 
   it('stores a multipart video in the bucket and creates the job in one call', async () => {
