@@ -31,10 +31,29 @@ async function uploaded(tenant: string, uploadId: string, bytes = 1000, contentT
   return uploadId;
 }
 
+/**
+ * What only the server should know, as it could show up in an answer: file-system paths, stack frames, source
+ * files, error class names, storage keys, the framework's and AWS's own names.
+ */
+const SERVER_DETAILS = [
+  /(?:^|[\s('"])\/(?:tmp|var|home|opt|usr|srv|app|root|work|etc|proc)\//,
+  /\bat \S+ \(|\bat (?:file|node):|:\d+:\d+\b/,
+  /\.(?:ts|js|mjs|cjs)\b(?!on)/,
+  /\b(?:[A-Z]\w*Error|[A-Z]\w*Exception|HTTPException|node_modules|zod|hono|dynamo|dynalite|s3rver|fauxqs|arn:aws)\b/i,
+  /\b(?:uploads|jobs)\/[\w-]+\//,
+];
+
+/** Every error answer is scanned: none may show a server path, a stack or an internal name. */
+function expectNoServerDetails(text: string): void {
+  for (const pattern of SERVER_DETAILS) expect(text, `matches ${pattern}`).not.toMatch(pattern);
+}
+
 async function expectProblem(response: Response, status: number, code: string): Promise<Problem> {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toBe(PROBLEM_CONTENT_TYPE);
-  const body = (await response.json()) as Problem;
+  const text = await response.text();
+  expectNoServerDetails(text);
+  const body = JSON.parse(text) as Problem;
   expect(body).toMatchObject({ status, code, type: `/problems/${code}` });
   expect(body.detail.length).toBeGreaterThan(10);
   expect(body.requestId).toBe(response.headers.get('x-request-id'));
@@ -212,7 +231,9 @@ describe('POST /v1/edits (JSON)', () => {
 
   it('answers 500 internal when a dependency throws unexpectedly, and logs it', async () => {
     deps.storage.head = async () => {
-      throw new Error('S3 exploded');
+      const error = new TypeError(`S3 exploded reading uploads/alice/${UPLOAD_A} from /var/task/functions/storage.ts`);
+      error.stack = `${error.message}\n    at S3ObjectStorage.head (/var/task/functions/storage.ts:31:7)\n    at file:///var/task/index.mjs:1:1`;
+      throw error;
     };
     const response = await post('/v1/edits', { ...prompts, input: { uploadId: UPLOAD_A } });
     const problem = await expectProblem(response, 500, 'internal');
@@ -405,6 +426,15 @@ describe('GET /v1/edits/{id}', () => {
     expect(job.outputs.video.url).toBe(`https://bucket.test/jobs/${id}/output.mp4?expires=3600`);
     expect(job.outputs.report.url).toContain('report.json');
     expect(Date.parse(job.outputs.video.expiresAt) - Date.parse(job.updatedAt)).toBeGreaterThan(3000 * 1000);
+  });
+
+  it('shows a runner\'s error message without the server\'s paths, keys or stack', async () => {
+    const { id } = await createJob();
+    const message = `The input file is not a readable video (/tmp/ocd/job-${id}-x/input: Invalid data found). The upload was uploads/alice/${UPLOAD_A}.\n    at probeVideo (/app/gpu-runner/video/probe.ts:110:11)`;
+    deps.jobs.force(id, { state: 'failed', error: { code: 'input_unreadable', message } });
+    const { error } = await (await get(`/v1/edits/${id}`)).json();
+    expectNoServerDetails(JSON.stringify(error));
+    expect(error).toEqual({ code: 'input_unreadable', message: 'The input file is not a readable video (input: Invalid data found). The upload was the stored file.' });
   });
 
   it('reports a failed job\'s error code and message', async () => {
