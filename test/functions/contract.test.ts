@@ -114,6 +114,23 @@ describe('the API against the emulators', () => {
     expect([await jobItemCount(), await objectCount(), await receiveAll()]).toEqual([records, objects, []]);
   });
 
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a prompt of zero-width characters', { sourcePrompt: '\u200b\u2060' }, 'prompt_not_visible'],
+    ['a word swap of unequal word counts', { targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace' } }, 'replace_word_count'],
+    ['a blend word missing from its prompt', { fusion: { blendWords: { source: ['bear'], target: ['lion'] } } }, 'blend_word_not_in_prompt'],
+    ['a reweighted word missing from the target prompt', { fusion: { reweight: { bear: 3 } } }, 'reweight_word_not_in_prompt'],
+    ['an option that is not implemented', { crossFrame: { minChannels: 640 } }, 'option_not_implemented'],
+  ])('refuses %s with 400 and its code, writing nothing to S3, DynamoDB or SQS', async (_name, knobs, code) => {
+    const uploadId = await uploadVideo();
+    const [records, objects] = [await jobItemCount(), await objectCount()];
+    const response = await postJson('/v1/edits', { ...prompts, ...knobs, input: { uploadId } }, { 'Idempotency-Key': `rule-${code}` });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code });
+    expect([await jobItemCount(), await objectCount(), await receiveAll()]).toEqual([records, objects, []]);
+    // The key was not spent: the same key with a valid body creates the job.
+    expect((await postJson('/v1/edits', { ...prompts, input: { uploadId } }, { 'Idempotency-Key': `rule-${code}` })).status).toBe(202);
+  });
+
   it('stores a multipart video in the bucket and creates the job in one call', async () => {
     const form = new FormData();
     form.set('request', JSON.stringify(prompts));
