@@ -119,7 +119,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel an edit job
-         * @description Idempotent. A queued job is canceled at once; a running job gets `cancelRequested` and stops at its next step; a canceled job stays canceled; a succeeded or failed job answers 409.
+         * @description Idempotent. A queued job is canceled at once. A running job answers `cancelRequested: true`: the cancel is acknowledged and the job will end `canceled` (outputs removed), even if it was already uploading. A canceled job stays canceled. A job that had already succeeded (or failed) before the cancel arrived answers 409 `job_finished`, naming its state; its outputs stay.
          */
         post: operations["cancelEdit"];
         delete?: never;
@@ -360,10 +360,17 @@ export interface components {
                 /** @description Draw destination offsets independently per frame (true). */
                 resamplePerFrame?: boolean;
                 /**
-                 * @description 'frame' merges within each frame; 'clip' pools all frames.
+                 * @description 'frame' merges within each frame; 'clip' pools the frames where attention spans frames (st x sy x sx cells).
                  * @enum {string}
                  */
                 scope?: "frame" | "clip";
+                /** @description Destination cell length in frames at clip scope (2). */
+                st?: number;
+                /**
+                 * @description 'all' merges queries, keys and values (output unmerged); 'kv' merges keys/values only (queries at full resolution).
+                 * @enum {string}
+                 */
+                target?: "all" | "kv";
                 /** @description Down-weight foreground sources so merging happens in the background. */
                 objectCentric?: boolean;
                 /** @description Foreground penalty on merge scores (10). */
