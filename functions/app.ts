@@ -6,33 +6,19 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
-import { jsonLogger, type AppDeps, type Logger } from './deps.ts';
+import { serveApiDocument } from './api-document.ts';
+import { resolveDeps, type AppDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
-import { createIdGenerator } from './ids.ts';
 import { apiKeyAuth } from './middleware/api-key-auth.ts';
 import { bodyLimits } from './middleware/body-limits.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { problemErrorHandler, problemNotFound, validationHook } from './problems.ts';
-import { createEditDoc, editRoutes } from './routes/edits.ts';
+import { editRoutes } from './routes/edits.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 
-/** Deps with every default applied. */
-export type ResolvedDeps = Required<AppDeps> & { log: Logger };
-
 /** Room for multipart framing and the `request` field on top of the inline file bytes. */
 const MULTIPART_OVERHEAD_BYTES = 256 * 1024;
-
-export const API_VERSION = '1.0.0';
-
-function resolveDeps(deps: AppDeps): ResolvedDeps {
-  const missing = (['config', 'storage', 'queue', 'jobs', 'apiKeys', 'resolveHost'] as const).filter((name) => !deps?.[name]);
-  if (missing.length > 0) {
-    throw new Error(`createApp is missing ${missing.join(', ')}; pass them in AppDeps (see functions/real-deps.ts for the AWS-backed ones).`);
-  }
-  const clock = deps.clock ?? (() => new Date());
-  return { ...deps, clock, newId: deps.newId ?? createIdGenerator(clock), log: deps.log ?? jsonLogger };
-}
 
 /**
  * Build the API.
@@ -66,21 +52,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/uploads', uploadRoutes(resolved));
   app.route('/v1/edits', editRoutes(resolved));
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
-    type: 'http',
-    scheme: 'bearer',
-    description: 'API key: `Authorization: Bearer ocd_...`.',
-  });
-  app.openAPIRegistry.registerPath(createEditDoc);
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'OCD video edit API',
-      version: API_VERSION,
-      description: 'Upload a short clip, describe it and what it should become, and get the edited clip back. Errors are RFC 9457 problem+json.',
-    },
-    ...(config.publicBaseUrl ? { servers: [{ url: config.publicBaseUrl }] } : {}),
-  });
+  serveApiDocument(app, config);
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
 
   app.notFound(problemNotFound);

@@ -12,10 +12,11 @@ import { fieldErrorsFromZod, type FieldError } from '../shared/errors.ts';
 import type { JobInput, JobRecord } from '../shared/job.ts';
 import { encodeQueueMessage } from '../shared/queue-message.ts';
 import { uploadKey } from '../shared/s3-keys.ts';
+import { CONTAINER_SNIFF_BYTES, describeLeadingBytes, sniffVideoContainer } from '../shared/video-container.ts';
 import { checkWebhookUrl } from '../shared/webhook-url.ts';
-import type { ResolvedDeps } from './app.ts';
+import type { ResolvedDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
-import { ProblemError } from './problems.ts';
+import { invalidRequest, ProblemError } from './problems.ts';
 import { failpoint } from './test-failpoints.ts';
 
 /** Seconds a caller should wait before retrying when at the active-job cap. */
@@ -41,7 +42,7 @@ export interface CreateResult {
 }
 
 function invalid(errors: FieldError[]): never {
-  throw new ProblemError('validation_failed', `The request is invalid: ${errors.map((e) => `${e.path || '(body)'}: ${e.message}`).join('; ')}.`, { errors });
+  throw invalidRequest(errors);
 }
 
 function sha256(data: string | Uint8Array): string {
@@ -104,6 +105,9 @@ async function readMultipartBody(c: Context<AppEnv>, maxInlineBytes: number): Pr
     if (file.size === 0) errors.push({ path: name, message: 'is empty' });
   }
   if (errors.length > 0) invalid(errors);
+  for (const [name, file] of Object.entries(files)) {
+    requireVideoContainer(new Uint8Array(await file.slice(0, CONTAINER_SNIFF_BYTES).arrayBuffer()), `The ${name} file`, name);
+  }
   const inlineBytes = Object.values(files).reduce((sum, file) => sum + file.size, 0);
   if (inlineBytes > maxInlineBytes) {
     throw new ProblemError('payload_too_large', `The files total ${inlineBytes} bytes, over the ${maxInlineBytes}-byte limit for inline videos; upload through POST /v1/uploads instead.`);
@@ -112,7 +116,7 @@ async function readMultipartBody(c: Context<AppEnv>, maxInlineBytes: number): Pr
   const parsed = InlineEditRequestSchema.safeParse(parseJsonText(requestField as string));
   if (!parsed.success) invalid(fieldErrorsFromZod(parsed.error, ['request']));
   const issues = inlineEditIssues(parsed.data, files.mask !== undefined);
-  if (issues.length > 0) invalid(issues.map((issue) => ({ path: ['request', ...issue.path].join('.'), message: issue.message })));
+  if (issues.length > 0) invalid(issues.map((issue) => ({ path: ['request', ...issue.path].join('.'), message: issue.message, ...(issue.params && { code: issue.params.problem }) })));
   const { webhookUrl, ...knobs } = parsed.data;
 
   const digests: Record<string, string> = {};
@@ -177,7 +181,16 @@ async function checkUpload(deps: ResolvedDeps, tenant: string, uploadId: string,
   if (problems.length > 0) {
     throw new ProblemError('upload_invalid', `Upload ${uploadId} ${problems.join(' and ')}.`, { errors: problems.map((message) => ({ path, message })) });
   }
+  // A ranged read of the first bytes: cheap, and it catches a file that is plainly not a video before any job exists.
+  requireVideoContainer((await deps.storage.readStart(key, CONTAINER_SNIFF_BYTES)) ?? new Uint8Array(), `Upload ${uploadId}`, path);
   return { uploadId, key, bytes: head.bytes, contentType: type };
+}
+
+/** Refuse bytes that do not start like a container we decode (MP4/MOV or WebM/MKV). */
+function requireVideoContainer(start: Uint8Array, what: string, path: string): void {
+  if (sniffVideoContainer(start)) return;
+  const message = `does not start like an MP4/MOV or WebM/MKV file (first bytes: ${describeLeadingBytes(start)})`;
+  throw new ProblemError('upload_not_video', `${what} ${message}; upload the video file itself.`, { errors: [{ path, message, code: 'upload_not_video' }] });
 }
 
 async function storeInline(deps: ResolvedDeps, tenant: string, file: File): Promise<JobInput> {

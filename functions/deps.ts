@@ -5,6 +5,7 @@
 import type { ApiConfig } from '../shared/config.ts';
 import type { JobStore } from '../shared/job-store.ts';
 import type { ResolveHost } from '../shared/webhook-url.ts';
+import { createIdGenerator } from './ids.ts';
 
 /** The bucket, as the API uses it. */
 export interface ObjectStorage {
@@ -12,6 +13,8 @@ export interface ObjectStorage {
   presignUpload(key: string, options: { contentType: string; maxBytes: number; expiresSeconds: number }): Promise<{ url: string; fields: Record<string, string> }>;
   /** Size and type of an object, or undefined when it does not exist. */
   head(key: string): Promise<{ bytes: number; contentType: string } | undefined>;
+  /** The first `bytes` bytes of an object (fewer when it is shorter), or undefined when it does not exist. */
+  readStart(key: string, bytes: number): Promise<Uint8Array | undefined>;
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   /** A presigned GET URL. */
   presignDownload(key: string, expiresSeconds: number): Promise<string>;
@@ -86,3 +89,20 @@ export const jsonLogger: Logger = (level, message, fields = {}) => {
   if (level === 'error' || level === 'warn') console.error(line);
   else console.log(line);
 };
+
+/** Deps with every default applied: what the routers receive. */
+export type ResolvedDeps = Required<AppDeps> & { log: Logger };
+
+/**
+ * Check the required deps and apply the defaults.
+ *
+ * @throws Error naming any missing dependency.
+ */
+export function resolveDeps(deps: AppDeps): ResolvedDeps {
+  const missing = (['config', 'storage', 'queue', 'jobs', 'apiKeys', 'resolveHost'] as const).filter((name) => !deps?.[name]);
+  if (missing.length > 0) {
+    throw new Error(`createApp is missing ${missing.join(', ')}; pass them in AppDeps (see functions/real-deps.ts for the AWS-backed ones).`);
+  }
+  const clock = deps.clock ?? (() => new Date());
+  return { ...deps, clock, newId: deps.newId ?? createIdGenerator(clock), log: deps.log ?? jsonLogger };
+}

@@ -16,6 +16,7 @@ import {
   type FieldError,
   type Problem,
   type ProblemCode,
+  validationCode,
 } from '../shared/errors.ts';
 import type { Logger } from './deps.ts';
 import type { AppEnv } from './env.ts';
@@ -86,12 +87,18 @@ export function problemNotFound(c: Context<AppEnv>): Response {
   return problemResponse(withRequestId(c, problem('not_found', `No route ${c.req.method} ${c.req.path}; see /docs for the API reference.`)));
 }
 
-/** zod-openapi hook: a failed request validation becomes a validation_failed problem listing every field. */
+/**
+ * A failed validation listing every offending field; its code is the fields' own rule code when they share
+ * one (e.g. `replace_word_count`), else `validation_failed`.
+ */
+export function invalidRequest(errors: FieldError[], where = 'request'): ProblemError {
+  return new ProblemError(validationCode(errors), `The ${where} is invalid: ${errors.map((e) => `${e.path || '(root)'}: ${e.message}`).join('; ')}.`, { errors });
+}
+
+/** zod-openapi hook: a failed request validation becomes a problem listing every field. */
 export function validationHook(result: { success: true } | { success: false; error: z.ZodError; target?: string }): void {
   if (result.success) return;
-  const errors = fieldErrorsFromZod(result.error);
-  const where = result.target === 'query' ? 'query parameters' : result.target === 'param' ? 'path' : 'body';
-  throw new ProblemError('validation_failed', `The ${where} is invalid: ${errors.map((e) => `${e.path || '(root)'}: ${e.message}`).join('; ')}.`, { errors });
+  throw invalidRequest(fieldErrorsFromZod(result.error), result.target === 'query' ? 'query' : result.target === 'param' ? 'path' : 'body');
 }
 
 /** OpenAPI `responses` entries for the given problem codes (codes sharing a status are merged). */

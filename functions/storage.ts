@@ -1,4 +1,4 @@
-/** `ObjectStorage` over S3: presigned POST for uploads, HEAD for checks, presigned GET for outputs. */
+/** `ObjectStorage` over S3: presigned POST for uploads, HEAD and a ranged GET for checks, presigned GET for outputs. */
 import { HeadObjectCommand, PutObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -30,8 +30,17 @@ export class S3ObjectStorage implements ObjectStorage {
       const result = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { bytes: result.ContentLength ?? 0, contentType: result.ContentType ?? 'application/octet-stream' };
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return undefined;
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async readStart(key: string, bytes: number) {
+    try {
+      const result = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }));
+      return result.Body ? await result.Body.transformToByteArray() : new Uint8Array();
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -43,4 +52,9 @@ export class S3ObjectStorage implements ObjectStorage {
   async presignDownload(key: string, expiresSeconds: number) {
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresSeconds });
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey';
 }

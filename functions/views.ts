@@ -1,6 +1,7 @@
 /** The public view of a job record: presigned output links, queue position, links; internal fields dropped. */
 import type { EditJob } from '../shared/api.ts';
 import type { JobRecord } from '../shared/job.ts';
+import { publicMessage } from '../shared/public-message.ts';
 import type { AppConfig, ApiJobStore, ObjectStorage } from './deps.ts';
 
 export interface ViewContext {
@@ -48,7 +49,8 @@ export async function toEditJob(job: JobRecord, context: ViewContext): Promise<E
     mask: job.mask ? inputView(job.mask) : null,
     webhookUrl: job.webhookUrl,
     outputs,
-    error: job.error,
+    // The runner clears its messages already; records written before it did, or by another writer, go through again.
+    error: job.error && { code: job.error.code, message: publicMessage(job.error.message) },
     links: { self: link(config, `/v1/edits/${job.id}`), cancel: link(config, `/v1/edits/${job.id}/cancel`) },
   };
 }

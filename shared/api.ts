@@ -3,7 +3,7 @@
  * tests all use these schemas.
  */
 import { z } from 'zod';
-import { checkEditOptions, EditKnobsSchema, resolveEditDefaults } from './edit-request.ts';
+import { editKnobIssues, EditKnobsSchema } from './edit-request.ts';
 import { JobErrorSchema } from './errors.ts';
 import { JOB_STATES, JobProgressSchema, JobTimingsSchema } from './job.ts';
 
@@ -52,7 +52,7 @@ const CreateEditInputsSchema = {
 export const CreateEditBodySchema = EditKnobsSchema.extend(CreateEditInputsSchema)
   .superRefine((body, ctx) => {
     const { input: _input, mask, webhookUrl: _webhookUrl, ...knobs } = body;
-    for (const issue of editKnobIssues(knobs, mask !== undefined)) ctx.addIssue(issue);
+    for (const issue of editKnobIssues(knobs, { hasMaskVideo: mask !== undefined })) ctx.addIssue(issue);
   })
   .meta({ id: 'CreateEdit' });
 export type CreateEditBody = z.infer<typeof CreateEditBodySchema>;
@@ -71,21 +71,10 @@ export const CreateEditFormSchema = z
 /** The JSON inside the multipart `request` field. */
 export const InlineEditRequestSchema = EditKnobsSchema.extend({ webhookUrl: CreateEditInputsSchema.webhookUrl });
 
-function editKnobIssues(knobs: z.infer<typeof EditKnobsSchema>, hasMaskVideo: boolean) {
-  // Cross-field checks only make sense once every field is valid on its own.
-  if (!EditKnobsSchema.safeParse(knobs).success) return [];
-  const context = { hasMaskVideo };
-  return checkEditOptions(resolveEditDefaults(knobs, context), context).map((problem) => ({
-    code: 'custom' as const,
-    path: problem.path,
-    message: problem.message,
-  }));
-}
-
 /** Validate the multipart `request` JSON with the same cross-field checks. */
 export function inlineEditIssues(request: z.infer<typeof InlineEditRequestSchema>, hasMaskVideo: boolean) {
   const { webhookUrl: _webhookUrl, ...knobs } = request;
-  return editKnobIssues(knobs, hasMaskVideo);
+  return editKnobIssues(knobs, { hasMaskVideo });
 }
 
 const OutputLinkSchema = z.object({

@@ -6,6 +6,8 @@
  * `PRESET_DEFAULTS`. A preset only sets defaults: every knob stays settable under every preset.
  */
 import { z } from 'zod';
+import { problemParams, type ProblemCode } from './errors.ts';
+import { findPromptWord, hasVisibleText, promptWords } from './prompt-text.ts';
 
 /** The three presets of method.md §2. */
 export const PRESETS = ['ocd', 'optimized', 'fatezero'] as const;
@@ -33,11 +35,13 @@ export const EDIT_LIMITS = {
   minChannelsMax: 4096,
 } as const;
 
+const NOT_VISIBLE = 'has no visible characters (only spaces, zero-width or control characters); describe the clip in words';
+
 const prompt = (what: string) =>
   z
     .string()
     .max(EDIT_LIMITS.promptMaxChars, `${what} must be at most ${EDIT_LIMITS.promptMaxChars} characters`)
-    .refine((text) => text.trim().length > 0, `${what} must contain a non-blank character`);
+    .refine(hasVisibleText, { message: `${what} ${NOT_VISIBLE}`, params: problemParams('prompt_not_visible') });
 
 const fraction = z.number().min(0).max(1);
 const word = z.string().min(1).max(EDIT_LIMITS.wordMaxChars);
@@ -131,7 +135,7 @@ const CrossFrameSchema = z.strictObject({
     .max(EDIT_LIMITS.minChannelsMax)
     .nullable()
     .optional()
-    .describe("Blocks with at least this many channels attend to the middle frame; null = the model's second block width."),
+    .describe("Blocks with at least this many channels attend to the middle frame; null = the model's second block width. Not implemented yet: only null is accepted."),
 });
 
 /** The knobs of an edit, without the inputs. Every field but the prompts is optional. */
@@ -285,10 +289,13 @@ export interface EditContext {
 export function resolveEditOptions(request: EditRequest, context: EditContext = {}): EditOptions {
   const options = resolveEditDefaults(request, context);
   const problems = checkEditOptions(options, context);
-  if (problems.length > 0) {
-    throw new Error(`Invalid edit options: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`);
-  }
+  if (problems.length > 0) throw new Error(describeEditProblems(problems));
   return options;
+}
+
+/** One line naming every problem, for errors outside the API (engine, CLI). */
+export function describeEditProblems(problems: readonly EditOptionsProblem[]): string {
+  return `Invalid edit options: ${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('; ')}`;
 }
 
 /**
@@ -321,17 +328,21 @@ export function resolveEditDefaults(request: EditRequest, context: EditContext =
   };
 }
 
-/** A contradiction between resolved knobs. */
+/** A contradiction between resolved knobs, or a knob the engine cannot run. */
 export interface EditOptionsProblem {
   path: (string | number)[];
   message: string;
+  /** The rule's own problem code; absent for plain validation (`validation_failed`). */
+  code?: ProblemCode;
 }
 
 /**
- * Cross-field checks that single-field bounds cannot express. Empty when the options are consistent.
+ * Everything a request must satisfy beyond single-field bounds, checked on the resolved knobs. The API runs it
+ * at create time and the engine again before it starts, so a request the API accepts is one the engine runs.
+ * Empty when the options are consistent.
  */
 export function checkEditOptions(options: EditOptions, context: EditContext = {}): EditOptionsProblem[] {
-  const problems: EditOptionsProblem[] = [];
+  const problems: EditOptionsProblem[] = [...promptProblems(options), ...unimplementedProblems(options)];
   if (options.inversion.steps !== options.sampler.steps) {
     problems.push({
       path: ['inversion', 'steps'],
@@ -359,13 +370,75 @@ function checkTomeRatios(tome: EditOptions['tome']): EditOptionsProblem[] {
     : []));
 }
 
-/**
- * The edit request schema with cross-field checks: what the API validates (plus its inputs, see `api.ts`).
- */
-export const EditRequestSchema = EditKnobsSchema.superRefine((request, ctx) => {
-  for (const problem of checkEditOptions(resolveEditDefaults(request, {}), {})) {
-    ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+/** Prompts that draw nothing, and word-based knobs that name words their prompt does not have. */
+function promptProblems(options: EditOptions): EditOptionsProblem[] {
+  const problems: EditOptionsProblem[] = [];
+  for (const name of ['sourcePrompt', 'targetPrompt'] as const) {
+    if (!hasVisibleText(options[name])) problems.push({ path: [name], message: `${name} ${NOT_VISIBLE}`, code: 'prompt_not_visible' });
   }
+  const source = promptWords(options.sourcePrompt);
+  const target = promptWords(options.targetPrompt);
+  const { controller, blendWords, reweight } = options.fusion;
+  if (controller === 'replace' && source.length !== target.length) {
+    problems.push({
+      path: ['fusion', 'controller'],
+      message: `is 'replace' (a word swap), which needs prompts with the same number of words; the source has ${source.length} (${source.join(' ')}), the target ${target.length} (${target.join(' ')}). Use 'refine' or 'auto'`,
+      code: 'replace_word_count',
+    });
+  }
+  for (const side of ['source', 'target'] as const) {
+    const words = side === 'source' ? source : target;
+    blendWords?.[side].forEach((word, i) => {
+      if (findPromptWord(words, word) < 0) {
+        problems.push({
+          path: ['fusion', 'blendWords', side, i],
+          message: `${JSON.stringify(word)} is not a word of the ${side} prompt (its words: ${words.join(', ')}); name a word as it appears there`,
+          code: 'blend_word_not_in_prompt',
+        });
+      }
+    });
+  }
+  for (const word of Object.keys(reweight)) {
+    if (findPromptWord(target, word) < 0) {
+      problems.push({
+        path: ['fusion', 'reweight', word],
+        message: `${JSON.stringify(word)} is not a word of the target prompt (its words: ${target.join(', ')}); name a word as it appears there`,
+        code: 'reweight_word_not_in_prompt',
+      });
+    }
+  }
+  return problems;
+}
+
+/** Knobs the schema names but the engine does not run yet: refused, never silently ignored. */
+function unimplementedProblems(options: EditOptions): EditOptionsProblem[] {
+  if (options.crossFrame.minChannels === null) return [];
+  return [
+    {
+      path: ['crossFrame', 'minChannels'],
+      message: "is not implemented yet: the engine always uses the model's second block width; leave it out or set null",
+      code: 'option_not_implemented',
+    },
+  ];
+}
+
+/**
+ * The cross-field checks as zod issues, for schemas that embed the knobs. They only run once every field is valid
+ * on its own, so a field is never reported twice.
+ */
+export function editKnobIssues(knobs: EditRequest, context: EditContext = {}) {
+  if (!EditKnobsSchema.safeParse(knobs).success) return [];
+  return checkEditOptions(resolveEditDefaults(knobs, context), context).map((problem) => ({
+    code: 'custom' as const,
+    path: problem.path,
+    message: problem.message,
+    ...(problem.code ? { params: problemParams(problem.code) } : {}),
+  }));
+}
+
+/** The edit request schema with cross-field checks: what the API validates (plus its inputs, see `api.ts`). */
+export const EditRequestSchema = EditKnobsSchema.superRefine((request, ctx) => {
+  for (const issue of editKnobIssues(request)) ctx.addIssue(issue);
 });
 
 /** Drop keys whose value is undefined so that spreading does not erase a default. */

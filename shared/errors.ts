@@ -46,6 +46,11 @@ export const PROBLEM_TYPES = {
   validation_failed: { status: 400, title: 'The request is invalid' },
   malformed_json: { status: 400, title: 'The body is not valid JSON' },
   invalid_cursor: { status: 400, title: 'The pagination cursor is invalid' },
+  prompt_not_visible: { status: 400, title: 'A prompt has no visible characters' },
+  replace_word_count: { status: 400, title: 'A word swap needs prompts with the same number of words' },
+  blend_word_not_in_prompt: { status: 400, title: 'A blend word is not a word of its prompt' },
+  reweight_word_not_in_prompt: { status: 400, title: 'A reweighted word is not a word of the target prompt' },
+  option_not_implemented: { status: 400, title: 'An option is not implemented' },
   unauthorized: { status: 401, title: 'A valid API key is required' },
   not_found: { status: 404, title: 'No such resource' },
   idempotency_key_reused: { status: 409, title: 'The idempotency key was used with a different request' },
@@ -53,6 +58,7 @@ export const PROBLEM_TYPES = {
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   upload_invalid: { status: 422, title: 'An upload cannot be used' },
+  upload_not_video: { status: 422, title: 'An upload is not a video container' },
   too_many_active_jobs: { status: 429, title: 'Too many active jobs' },
   internal: { status: 500, title: 'Internal error' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable' },
@@ -71,6 +77,10 @@ export const FieldErrorSchema = z
   .object({
     path: z.string().describe('Dotted path of the offending field, e.g. `sampler.steps` (empty for the whole body).'),
     message: z.string(),
+    code: z
+      .enum(PROBLEM_CODES as [ProblemCode, ...ProblemCode[]])
+      .optional()
+      .describe('The problem code of this field when it has its own (e.g. `blend_word_not_in_prompt`); absent for plain validation.'),
   })
   .meta({ id: 'FieldError' });
 export type FieldError = z.infer<typeof FieldErrorSchema>;
@@ -108,12 +118,30 @@ export function problemResponse(body: Problem, headers: Record<string, string> =
   });
 }
 
-/** Turn zod issues into field errors with dotted paths. */
+/**
+ * A zod issue's `params` entry that carries a rule's own problem code.
+ * @example ctx.addIssue({ code: 'custom', path, message, params: problemParams('replace_word_count') })
+ */
+export function problemParams(code: ProblemCode): { problem: ProblemCode } {
+  return { problem: code };
+}
+
+/** Turn zod issues into field errors with dotted paths (and the rule's problem code where it has one). */
 export function fieldErrorsFromZod(error: z.ZodError, prefix: (string | number)[] = []): FieldError[] {
-  return error.issues.map((issue) => ({
-    path: [...prefix, ...issue.path].map(String).join('.'),
-    message: describeIssue(issue),
-  }));
+  return error.issues.map((issue) => {
+    const code = issue.code === 'custom' ? (issue.params as { problem?: ProblemCode } | undefined)?.problem : undefined;
+    return { path: [...prefix, ...issue.path].map(String).join('.'), message: describeIssue(issue), ...(code ? { code } : {}) };
+  });
+}
+
+/**
+ * The problem code of a failed validation: a rule's own code when every field error shares it, else the
+ * general `validation_failed` (whose field errors still carry their own codes).
+ */
+export function validationCode(errors: readonly FieldError[]): ProblemCode {
+  const codes = new Set(errors.map((error) => error.code));
+  const [only] = codes;
+  return codes.size === 1 && only !== undefined ? only : 'validation_failed';
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

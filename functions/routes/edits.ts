@@ -2,7 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { CreateEditBodySchema, CreateEditFormSchema, EditJobSchema, EditListSchema } from '../../shared/api.ts';
 import { InvalidCursorError } from '../../shared/job-store.ts';
-import type { ResolvedDeps } from '../app.ts';
+import type { ResolvedDeps } from '../deps.ts';
 import { createEdit } from '../create-edit.ts';
 import type { AppEnv } from '../env.ts';
 import { ProblemError, problemResponses, validationHook } from '../problems.ts';
@@ -15,6 +15,7 @@ const getEdit = createRoute({
   method: 'get',
   path: '/{id}',
   tags: ['edits'],
+  operationId: 'getEdit',
   summary: 'Get an edit job',
   description: 'State, progress, queue position, timings, and when succeeded presigned output URLs with their expiry.',
   security: [{ bearerAuth: [] }],
@@ -26,7 +27,9 @@ const listEdits = createRoute({
   method: 'get',
   path: '/',
   tags: ['edits'],
+  operationId: 'listEdits',
   summary: "List the caller's edit jobs, newest first",
+  description: 'One page of jobs with their state and links, newest first; follow `nextCursor` for the next page.',
   security: [{ bearerAuth: [] }],
   request: {
     query: z.object({
@@ -44,6 +47,7 @@ const cancelEdit = createRoute({
   method: 'post',
   path: '/{id}/cancel',
   tags: ['edits'],
+  operationId: 'cancelEdit',
   summary: 'Cancel an edit job',
   description:
     'Idempotent. A queued job is canceled at once. A running job answers `cancelRequested: true`: the cancel is acknowledged and the job will end `canceled` (outputs removed), even if it was already uploading. A canceled job stays canceled. A job that had already succeeded (or failed) before the cancel arrived answers 409 `job_finished`, naming its state; its outputs stay.',
@@ -56,6 +60,7 @@ const createEditDoc = {
   method: 'post' as const,
   path: '/v1/edits',
   tags: ['edits'],
+  operationId: 'createEdit',
   summary: 'Create an edit job',
   description: [
     'Send JSON that references uploads (`input.uploadId`, optional `mask.uploadId`) or, for small clips, `multipart/form-data`',
@@ -85,12 +90,18 @@ const createEditDoc = {
     },
     ...problemResponses(
       'validation_failed',
+      'prompt_not_visible',
+      'replace_word_count',
+      'blend_word_not_in_prompt',
+      'reweight_word_not_in_prompt',
+      'option_not_implemented',
       'malformed_json',
       'unauthorized',
       'idempotency_key_reused',
       'payload_too_large',
       'unsupported_media_type',
       'upload_invalid',
+      'upload_not_video',
       'too_many_active_jobs',
       'internal',
       'service_unavailable',

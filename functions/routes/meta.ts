@@ -8,8 +8,15 @@ const healthz = createRoute({
   method: 'get',
   path: '/healthz',
   tags: ['meta'],
+  operationId: 'getHealth',
   summary: 'Liveness',
-  responses: { 200: { description: 'The API is up.', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+  description: 'Answers while the API can serve requests; needs no key.',
+  security: [],
+  responses: {
+    200: { description: 'The API is up.', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } },
+    // The route itself never refuses; what can is the platform in front of it (throttling, a firewall).
+    '4XX': { description: 'Refused before reaching the API, e.g. throttled by the gateway in front of it.' },
+  },
 });
 
 const ProblemTypeSchema = z.object({ type: z.string(), code: z.string(), status: z.int(), title: z.string() }).meta({ id: 'ProblemType' });
@@ -18,8 +25,11 @@ const problemType = createRoute({
   method: 'get',
   path: '/problems/{code}',
   tags: ['meta'],
+  operationId: 'getProblemType',
   summary: 'Describe a problem type',
-  request: { params: z.object({ code: z.string() }) },
+  description: 'What a problem `type` URI of an error answer means: its stable code, HTTP status and title. Needs no key.',
+  security: [],
+  request: { params: z.object({ code: z.string().describe('A problem code, e.g. `upload_invalid`.') }) },
   responses: {
     200: { description: 'The problem type.', content: { 'application/json': { schema: ProblemTypeSchema } } },
     ...problemResponses('not_found'),

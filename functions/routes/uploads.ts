@@ -2,7 +2,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { CreateUploadBodySchema, UploadTicketSchema } from '../../shared/api.ts';
 import { uploadKey } from '../../shared/s3-keys.ts';
-import type { ResolvedDeps } from '../app.ts';
+import type { ResolvedDeps } from '../deps.ts';
 import type { AppEnv } from '../env.ts';
 import { ProblemError, problemResponses, validationHook } from '../problems.ts';
 
@@ -10,6 +10,7 @@ const createUpload = createRoute({
   method: 'post',
   path: '/',
   tags: ['uploads'],
+  operationId: 'createUpload',
   summary: 'Start an upload',
   description:
     'Returns a presigned POST limited to the declared size and type. POST a multipart form to `url` with every entry of `fields` followed by the file as `file`, then pass `uploadId` to POST /v1/edits.',

@@ -12,7 +12,8 @@
  *   7. decode             VAE decode, clamp, back to RGB frames
  *   8. report             method.md §7
  */
-import type { EditOptions } from '../../shared/edit-request.ts';
+import { checkEditOptions, describeEditProblems, type EditOptions } from '../../shared/edit-request.ts';
+import { findPromptWord } from '../../shared/prompt-text.ts';
 import type { AttentionHooks } from '../models/unet/hooks.ts';
 import { classifierFreeGuidance } from '../schedulers/guidance.ts';
 import { AttentionStore } from './attention-store.ts';
@@ -190,9 +191,10 @@ function checkInputs(args: RunEditArgs): Geometry {
   if (args.mask && args.mask.length !== F * input.width * input.height) {
     throw new EngineError('mask_mismatch', `The mask has ${args.mask.length} values; expected ${F}x${input.height}x${input.width} (one per frame pixel).`);
   }
-  if (options.inversion.steps !== options.sampler.steps) {
-    throw new EngineError('invalid_request', `inversion.steps (${options.inversion.steps}) must equal sampler.steps (${options.sampler.steps}) so editing reuses what inversion recorded.`);
-  }
+  // The request rules the API checks at create time (paired steps, prompts, words, unimplemented knobs), again
+  // for callers that come without the API, so that both accept exactly the same requests.
+  const problems = checkEditOptions(options);
+  if (problems.length > 0) throw new EngineError('invalid_request', describeEditProblems(problems));
   return {
     frames: F,
     height: input.height,
@@ -234,7 +236,7 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
   const positionsOf = (words: readonly string[]): number[] => {
     const out: number[] = [];
     for (const w of words) {
-      const k = sourceWords.words.indexOf(w.toLowerCase());
+      const k = findPromptWord(sourceWords.words, w);
       if (k < 0) throw new EngineError('invalid_request', `Blend word '${w}' is not a word of the source prompt (${sourceWords.words.join(' ')}). Name words exactly as they appear.`);
       out.push(...sourceWords.tokenPositions[k]);
     }

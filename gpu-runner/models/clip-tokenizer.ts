@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { bytePairMerge, END_OF_WORD } from './tokenizer/bpe.ts';
 import { BYTE_SYMBOLS_IN_VOCAB_ORDER, fromByteSymbols, toByteSymbols } from './tokenizer/byte-symbols.ts';
-import { cleanPromptText } from './tokenizer/text-cleanup.ts';
+import { cleanPromptText, CLIP_SPECIAL_TOKEN_SPLIT, promptWords } from '../../shared/prompt-text.ts';
 
 /** CLIP's special tokens and sequence layout for SD 1.x (BOS, at most 75 tokens, EOS, padded with EOS to 77). */
 export const CLIP_BOS_ID = 49406;
@@ -18,8 +18,6 @@ const MAX_CACHED_WORDS = 50_000;
 // transformers' CLIP pre-tokenizer: special tokens, English contractions, letter runs, single digits, runs of
 // everything else. Unicode White_Space stands for the `regex` module's \s.
 const PRE_TOKEN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\p{White_Space}\p{L}\p{N}]+/giu;
-// transformers splits the literal special tokens out before cleanup, so their case and surroundings are kept.
-const SPECIAL_SPLIT = /(<\|startoftext\|>|<\|endoftext\|>)/;
 const utf8 = new TextEncoder();
 
 function utf8Length(text: string): number {
@@ -106,7 +104,7 @@ export class CLIPTokenizer {
   /** The ids of a prompt without BOS/EOS and without truncation. */
   encode(text: string): number[] {
     const ids: number[] = [];
-    for (const piece of text.split(SPECIAL_SPLIT)) {
+    for (const piece of text.split(CLIP_SPECIAL_TOKEN_SPLIT)) {
       if (piece === BOS) ids.push(CLIP_BOS_ID);
       else if (piece === EOS) ids.push(CLIP_EOS_ID);
       else for (const word of cleanPromptText(piece).match(PRE_TOKEN) ?? []) ids.push(...this.wordIds(word));
@@ -154,7 +152,7 @@ export class CLIPTokenizer {
    */
   wordTokenPositions(prompt: string): WordPositions[] {
     const ids = this.encode(prompt);
-    const words = this.promptWords(prompt);
+    const words = promptWords(prompt);
     const result: WordPositions[] = [];
     let next = 0;
     for (const word of words) {
@@ -184,7 +182,7 @@ export class CLIPTokenizer {
   positionsOf(prompt: string, words: readonly string[]): number[] {
     const located = this.wordTokenPositions(prompt);
     const positions = new Set<number>();
-    for (const wanted of words.flatMap((w) => this.promptWords(w))) {
+    for (const wanted of words.flatMap((w) => promptWords(w))) {
       const matches = located.filter((entry) => entry.word === wanted);
       if (matches.length === 0) {
         throw new Error(`'${wanted}' is not a word of the prompt '${prompt}'; its words are: ${located.map((e) => `'${e.word}'`).join(', ')}.`);
@@ -192,12 +190,6 @@ export class CLIPTokenizer {
       for (const match of matches) for (const p of match.positions) positions.add(p);
     }
     return [...positions].sort((a, b) => a - b);
-  }
-
-  /** The cleaned prompt split on spaces, with the literal special tokens kept as written. */
-  private promptWords(text: string): string[] {
-    const cleaned = text.split(SPECIAL_SPLIT).map((piece) => (piece === BOS || piece === EOS ? piece : ` ${cleanPromptText(piece)} `));
-    return cleaned.join('').split(' ').filter((w) => w.length > 0);
   }
 
   private wordIds(word: string): number[] {

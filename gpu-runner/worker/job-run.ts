@@ -12,6 +12,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INPUT_ERROR_CODES, type JobErrorCode } from '../../shared/errors.ts';
+import { publicMessage } from '../../shared/public-message.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 import { MissingObjectError } from './artifact-store.ts';
 import type { EditEngine, EditModel, EngineProgress } from './engine-port.ts';
@@ -42,6 +43,12 @@ export interface JobRunDeps {
   outputKeys: (jobId: string) => JobOutputsWritten;
   /** Where the per-job EMF record goes (one JSON line). */
   emitMetrics: (record: Record<string, unknown>) => void;
+  /**
+   * Checks a downloaded file is a video before the engine starts (ffprobe, `input-check.ts`); throws an error
+   * with a stable input code when it is not.
+   * @default - none: the engine's own decode is then the first to read the file
+   */
+  checkInput?: (path: string, role: 'input' | 'mask') => Promise<void>;
 }
 
 export interface JobRunSettings {
@@ -159,12 +166,14 @@ export class JobRun {
     this.enterStage('download');
     const inputPath = join(workDir, 'input');
     await deps.artifacts.download(job.inputKey, inputPath, signal);
+    await deps.checkInput?.(inputPath, 'input');
     let maskPath: string | undefined;
     if (job.maskKey) {
       maskPath = join(workDir, 'mask');
       await deps.artifacts.download(job.maskKey, maskPath, signal).catch((error: unknown) => {
         throw error instanceof MissingObjectError ? withCode(error, 'mask_unreadable') : error;
       });
+      await deps.checkInput?.(maskPath, 'mask');
     }
     this.throwIfStopped();
     const outDir = join(workDir, 'out');
@@ -246,7 +255,9 @@ export class JobRun {
     }
   }
 
-  private async fail(code: JobErrorCode, message: string, options: { keepMessage?: boolean } = {}): Promise<{ outcome: JobOutcome | 'lost'; errorCode?: string }> {
+  private async fail(code: JobErrorCode, detail: string, options: { keepMessage?: boolean } = {}): Promise<{ outcome: JobOutcome | 'lost'; errorCode?: string }> {
+    // Callers see this message (job record, webhook): no temp paths, model folder, storage keys or stack frames.
+    const message = publicMessage(detail);
     if (!(await this.deps.jobs.markFailed(this.job.id, this.job.attempt, { code, message }))) return { outcome: 'lost' };
     this.notify('edit.failed', { state: 'failed', error: { code, message } });
     if (!options.keepMessage) await this.deps.queue.delete(this.message);
@@ -331,7 +342,7 @@ export function permanentCode(error: unknown): JobErrorCode | undefined {
 
 function messageOf(error: unknown, code: JobErrorCode): string {
   if (error instanceof MissingObjectError) {
-    return `The upload is gone (${error.key} does not exist); upload the file again and create a new edit.`;
+    return 'The uploaded file is gone (it expired or was deleted); upload it again and create a new edit.';
   }
   return errorText(error) || `The input was rejected (${code}).`;
 }

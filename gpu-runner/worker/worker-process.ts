@@ -16,6 +16,7 @@ import { deadLetterQueueUrl, sweepDeadLetters } from './dead-letter-sweep.ts';
 import { createDynamoJobPort } from './dynamo-job-port.ts';
 import type { EditEngine, EditModel } from './engine-port.ts';
 import { startHealthServer, type HealthServer } from './health-server.ts';
+import { checkInputVideo } from './input-check.ts';
 import { createSqsJobQueue } from './job-queue.ts';
 import { createLogger, describeError, type Logger } from './logger.ts';
 import { resolveModelDir } from './model-source.ts';
@@ -182,6 +183,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
         reportKey: jobOutputKey(jobId, 'report'),
       }),
       emitMetrics: (record) => process.stdout.write(JSON.stringify(record) + '\n'),
+      checkInput: checkInputVideo,
       onIdle,
     },
     settings,

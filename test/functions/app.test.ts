@@ -5,7 +5,7 @@ import { ProblemError } from '../../functions/problems.ts';
 import { PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/errors.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
 import { uploadKey } from '../../shared/s3-keys.ts';
-import { fakeDeps, TEST_KEYS, type FakeDeps } from './fakes.ts';
+import { fakeDeps, TEST_KEYS, videoBytes, type FakeDeps } from './fakes.ts';
 
 let deps: FakeDeps;
 let app: ReturnType<typeof createApp>;
@@ -26,15 +26,34 @@ function get(path: string, key: string = TEST_KEYS.alice) {
 }
 
 /** Put an object where a finished presigned POST would have put it. */
-async function uploaded(tenant: string, uploadId: string, bytes = 1000, contentType = 'video/mp4') {
-  await deps.storage.put(uploadKey(tenant, uploadId), new Uint8Array(bytes), contentType);
+async function uploaded(tenant: string, uploadId: string, bytes = 1000, contentType = 'video/mp4', body = videoBytes(bytes)) {
+  await deps.storage.put(uploadKey(tenant, uploadId), body, contentType);
   return uploadId;
+}
+
+/**
+ * What only the server should know, as it could show up in an answer: file-system paths, stack frames, source
+ * files, error class names, storage keys, the framework's and AWS's own names.
+ */
+const SERVER_DETAILS = [
+  /(?:^|[\s('"])\/(?:tmp|var|home|opt|usr|srv|app|root|work|etc|proc)\//,
+  /\bat \S+ \(|\bat (?:file|node):|:\d+:\d+\b/,
+  /\.(?:ts|js|mjs|cjs)\b(?!on)/,
+  /\b(?:[A-Z]\w*Error|[A-Z]\w*Exception|HTTPException|node_modules|zod|hono|dynamo|dynalite|s3rver|fauxqs|arn:aws)\b/i,
+  /\b(?:uploads|jobs)\/[\w-]+\//,
+];
+
+/** Every error answer is scanned: none may show a server path, a stack or an internal name. */
+function expectNoServerDetails(text: string): void {
+  for (const pattern of SERVER_DETAILS) expect(text, `matches ${pattern}`).not.toMatch(pattern);
 }
 
 async function expectProblem(response: Response, status: number, code: string): Promise<Problem> {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toBe(PROBLEM_CONTENT_TYPE);
-  const body = (await response.json()) as Problem;
+  const text = await response.text();
+  expectNoServerDetails(text);
+  const body = JSON.parse(text) as Problem;
   expect(body).toMatchObject({ status, code, type: `/problems/${code}` });
   expect(body.detail.length).toBeGreaterThan(10);
   expect(body.requestId).toBe(response.headers.get('x-request-id'));
@@ -212,7 +231,9 @@ describe('POST /v1/edits (JSON)', () => {
 
   it('answers 500 internal when a dependency throws unexpectedly, and logs it', async () => {
     deps.storage.head = async () => {
-      throw new Error('S3 exploded');
+      const error = new TypeError(`S3 exploded reading uploads/alice/${UPLOAD_A} from /var/task/functions/storage.ts`);
+      error.stack = `${error.message}\n    at S3ObjectStorage.head (/var/task/functions/storage.ts:31:7)\n    at file:///var/task/index.mjs:1:1`;
+      throw error;
     };
     const response = await post('/v1/edits', { ...prompts, input: { uploadId: UPLOAD_A } });
     const problem = await expectProblem(response, 500, 'internal');
@@ -231,7 +252,15 @@ describe('POST /v1/edits rejects bad input and writes nothing', () => {
     ['an unknown nested field', { ...valid, sampler: { steps: 10, eta: 0 } }, 400, 'validation_failed', 'sampler'],
     ['a number as prompt', { ...valid, sourcePrompt: 42 }, 400, 'validation_failed', 'sourcePrompt'],
     ['a string as seed', { ...valid, seed: '1' }, 400, 'validation_failed', 'seed'],
-    ['an empty prompt', { ...valid, targetPrompt: '' }, 400, 'validation_failed', 'targetPrompt'],
+    ['an empty prompt', { ...valid, targetPrompt: '' }, 400, 'prompt_not_visible', 'targetPrompt'],
+    ['a prompt of spaces', { ...valid, sourcePrompt: ' \t\n\u00a0\u3000' }, 400, 'prompt_not_visible', 'sourcePrompt'],
+    ['a prompt of zero-width characters', { ...valid, targetPrompt: '\u200b\u200c\u200d\ufeff' }, 400, 'prompt_not_visible', 'targetPrompt'],
+    ['a prompt of control characters', { ...valid, sourcePrompt: '\u0001\u0007\u001b[0m' }, 400, 'prompt_not_visible', 'sourcePrompt'],
+    ['a word swap of unequal word counts', { ...valid, targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace' } }, 400, 'replace_word_count', 'fusion.controller'],
+    ['a blend word missing from the source prompt', { ...valid, fusion: { blendWords: { source: ['lion'], target: ['tiger'] } } }, 400, 'blend_word_not_in_prompt', 'fusion.blendWords.source.0'],
+    ['a blend word missing from the target prompt', { ...valid, fusion: { blendWords: { source: ['bear'], target: ['tiger', 'lion'] } } }, 400, 'blend_word_not_in_prompt', 'fusion.blendWords.target.1'],
+    ['a reweighted word missing from the target prompt', { ...valid, fusion: { reweight: { bear: 2 } } }, 400, 'reweight_word_not_in_prompt', 'fusion.reweight.bear'],
+    ['an option that is not implemented', { ...valid, crossFrame: { minChannels: 320 } }, 400, 'option_not_implemented', 'crossFrame.minChannels'],
     ['a 10 kB prompt', { ...valid, sourcePrompt: 'b'.repeat(10_000) }, 400, 'validation_failed', 'sourcePrompt'],
     ['an unknown preset', { ...valid, preset: 'fastest' }, 400, 'validation_failed', 'preset'],
     ['101 steps', { ...valid, sampler: { steps: 101 } }, 400, 'validation_failed', 'sampler.steps'],
@@ -282,6 +311,34 @@ describe('POST /v1/edits rejects bad input and writes nothing', () => {
     expect(deps.jobs.writes + deps.queue.sent.length).toBe(0);
   });
 
+  it('answers validation_failed when the fields break different rules, each field keeping its own code', async () => {
+    const body = { ...valid, targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace', reweight: { lion: 2 } }, seed: -1 };
+    const problem = await expectProblem(await post('/v1/edits', body), 400, 'validation_failed');
+    expect(problem.errors).toEqual([{ path: 'seed', message: expect.any(String) }]);
+    const rules = await expectProblem(await post('/v1/edits', { ...body, seed: 1 }), 400, 'validation_failed');
+    expect(rules.errors!.map((e) => [e.path, e.code])).toEqual([
+      ['fusion.controller', 'replace_word_count'],
+      ['fusion.reweight.lion', 'reweight_word_not_in_prompt'],
+    ]);
+  });
+
+  it.each([
+    ['HTML', new TextEncoder().encode('<!DOCTYPE html><html>')],
+    ['a PNG image', new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13])],
+    ['zeros', new Uint8Array(1000)],
+    ['a box type no video starts with', new Uint8Array([0, 0, 0, 24, ...new TextEncoder().encode('abcdisom')])],
+  ])('rejects an upload whose first bytes are %s with 422 upload_not_video', async (_name, body) => {
+    await uploaded('alice', UPLOAD_A, body.length, 'video/mp4', body);
+    const problem = await expectProblem(await post('/v1/edits', valid), 422, 'upload_not_video');
+    expect(problem.errors).toEqual([{ path: 'input.uploadId', message: expect.stringMatching(/first bytes: [0-9a-f ]+/), code: 'upload_not_video' }]);
+    expect(deps.jobs.writes + deps.queue.sent.length).toBe(0);
+  });
+
+  it('accepts an upload that starts like WebM whatever type it was declared with', async () => {
+    await uploaded('alice', UPLOAD_A, 1000, 'video/mp4', videoBytes(1000, 'webm'));
+    expect((await post('/v1/edits', valid)).status).toBe(202);
+  });
+
   it('lists every offending field at once', async () => {
     const problem = await expectProblem(await post('/v1/edits', { ...valid, sourcePrompt: '', sampler: { steps: 0, guidance: 99 } }), 400, 'validation_failed');
     expect(problem.errors!.map((e) => e.path).sort()).toEqual(['sampler.guidance', 'sampler.steps', 'sourcePrompt']);
@@ -298,7 +355,7 @@ describe('POST /v1/edits (multipart)', () => {
   }
   const send = (data: FormData, key: string = TEST_KEYS.alice, headers: Record<string, string> = {}) =>
     app.request('/v1/edits', { method: 'POST', headers: { ...auth(key), ...headers }, body: data });
-  const video = (bytes = 2000, type = 'video/mp4') => new Blob([new Uint8Array(bytes).fill(7)], { type });
+  const video = (bytes = 2000, type = 'video/mp4', body = videoBytes(bytes)) => new Blob([body], { type });
 
   it('stores the video and mask, then creates the job in one call', async () => {
     const response = await send(form({ request: prompts, video: video(), mask: video(500) }));
@@ -308,7 +365,7 @@ describe('POST /v1/edits (multipart)', () => {
     expect(job.options.ocd.mask).toBe('video');
     const stored = deps.storage.objects.get(uploadKey('alice', job.input.uploadId));
     expect(stored?.body.length).toBe(2000);
-    expect(stored?.body[0]).toBe(7);
+    expect(stored?.body).toEqual(videoBytes(2000));
     expect(deps.storage.objects.get(uploadKey('alice', job.mask.uploadId))?.body.length).toBe(500);
     expect(deps.queue.sent.map(decodeQueueMessage)).toEqual([{ v: 1, jobId: job.id }]);
   });
@@ -326,9 +383,13 @@ describe('POST /v1/edits (multipart)', () => {
     ['a missing request field', () => form({ video: video() }), 400, 'validation_failed', 'request'],
     ['malformed request JSON', () => form({ request: '{oops', video: video() }), 400, 'malformed_json'],
     ['an invalid knob', () => form({ request: { ...prompts, ocd: { gamma: 3 } }, video: video() }), 400, 'validation_failed', 'request.ocd.gamma'],
+    ['a blend word missing from its prompt', () => form({ request: { ...prompts, fusion: { blendWords: { source: ['lion'], target: ['tiger'] } } }, video: video() }), 400, 'blend_word_not_in_prompt', 'request.fusion.blendWords.source.0'],
+    ['a prompt of zero-width characters', () => form({ request: { ...prompts, sourcePrompt: '\u200b' }, video: video() }), 400, 'prompt_not_visible', 'request.sourcePrompt'],
     ['input inside the request', () => form({ request: { ...prompts, input: { uploadId: UPLOAD_A } }, video: video() }), 400, 'validation_failed', 'request'],
     ['a non-video file', () => form({ request: prompts, video: video(10, 'image/png') }), 400, 'validation_failed', 'video'],
     ['an empty video', () => form({ request: prompts, video: video(0) }), 400, 'validation_failed', 'video'],
+    ['a video file that is not a video', () => form({ request: prompts, video: video(500, 'video/mp4', new Uint8Array(500).fill(7)) }), 422, 'upload_not_video', 'video'],
+    ['a mask file that is not a video', () => form({ request: prompts, video: video(), mask: video(500, 'video/webm', new Uint8Array(500)) }), 422, 'upload_not_video', 'mask'],
     ['a video over the inline limit', () => form({ request: prompts, video: video(100_001) }), 413, 'payload_too_large'],
     ['a body far over the multipart limit', () => form({ request: prompts, video: video(600_000) }), 413, 'payload_too_large'],
   ])('rejects %s and writes nothing', async (_name, build, status, code, path) => {
@@ -365,6 +426,15 @@ describe('GET /v1/edits/{id}', () => {
     expect(job.outputs.video.url).toBe(`https://bucket.test/jobs/${id}/output.mp4?expires=3600`);
     expect(job.outputs.report.url).toContain('report.json');
     expect(Date.parse(job.outputs.video.expiresAt) - Date.parse(job.updatedAt)).toBeGreaterThan(3000 * 1000);
+  });
+
+  it('shows a runner\'s error message without the server\'s paths, keys or stack', async () => {
+    const { id } = await createJob();
+    const message = `The input file is not a readable video (/tmp/ocd/job-${id}-x/input: Invalid data found). The upload was uploads/alice/${UPLOAD_A}.\n    at probeVideo (/app/gpu-runner/video/probe.ts:110:11)`;
+    deps.jobs.force(id, { state: 'failed', error: { code: 'input_unreadable', message } });
+    const { error } = await (await get(`/v1/edits/${id}`)).json();
+    expectNoServerDetails(JSON.stringify(error));
+    expect(error).toEqual({ code: 'input_unreadable', message: 'The input file is not a readable video (input: Invalid data found). The upload was the stored file.' });
   });
 
   it('reports a failed job\'s error code and message', async () => {

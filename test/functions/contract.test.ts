@@ -13,11 +13,12 @@ import { JobStore } from '../../shared/job-store.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
 import { jobOutputKey, uploadKey } from '../../shared/s3-keys.ts';
 import { useEmulators } from '../support/emulators.ts';
+import { videoBytes } from './fakes.ts';
 
 const emulators = useEmulators();
 const KEYS = { alice: 'ocd_contract-alice', bob: 'ocd_contract-bob', carol: 'ocd_contract-carol' };
 const prompts = { sourcePrompt: 'a brown bear walking', targetPrompt: 'a red tiger walking' };
-const VIDEO = new Uint8Array(4096).map((_, i) => (i * 31) % 256);
+const VIDEO = videoBytes(4096);
 
 let app: ReturnType<typeof createApp>;
 let jobs: JobStore;
@@ -102,6 +103,32 @@ describe('the API against the emulators', () => {
     expect(await jobItemCount()).toBe(records);
     expect(await objectCount()).toBe(objects);
     expect(await receiveAll()).toEqual([]);
+  });
+
+  it('refuses an upload that is not a video from its first bytes (a ranged read), writing nothing', async () => {
+    const uploadId = await uploadVideo(KEYS.alice, new TextEncoder().encode('%PDF-1.7 not a video at all'));
+    const [records, objects] = [await jobItemCount(), await objectCount()];
+    const response = await postJson('/v1/edits', { ...prompts, input: { uploadId } });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ code: 'upload_not_video', detail: expect.stringContaining('25 50 44 46') });
+    expect([await jobItemCount(), await objectCount(), await receiveAll()]).toEqual([records, objects, []]);
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['a prompt of zero-width characters', { sourcePrompt: '\u200b\u2060' }, 'prompt_not_visible'],
+    ['a word swap of unequal word counts', { targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace' } }, 'replace_word_count'],
+    ['a blend word missing from its prompt', { fusion: { blendWords: { source: ['bear'], target: ['lion'] } } }, 'blend_word_not_in_prompt'],
+    ['a reweighted word missing from the target prompt', { fusion: { reweight: { bear: 3 } } }, 'reweight_word_not_in_prompt'],
+    ['an option that is not implemented', { crossFrame: { minChannels: 640 } }, 'option_not_implemented'],
+  ])('refuses %s with 400 and its code, writing nothing to S3, DynamoDB or SQS', async (_name, knobs, code) => {
+    const uploadId = await uploadVideo();
+    const [records, objects] = [await jobItemCount(), await objectCount()];
+    const response = await postJson('/v1/edits', { ...prompts, ...knobs, input: { uploadId } }, { 'Idempotency-Key': `rule-${code}` });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code });
+    expect([await jobItemCount(), await objectCount(), await receiveAll()]).toEqual([records, objects, []]);
+    // The key was not spent: the same key with a valid body creates the job.
+    expect((await postJson('/v1/edits', { ...prompts, input: { uploadId } }, { 'Idempotency-Key': `rule-${code}` })).status).toBe(202);
   });
 
   it('stores a multipart video in the bucket and creates the job in one call', async () => {
@@ -198,6 +225,19 @@ describe('the API against the emulators', () => {
     const download = await fetch(job.outputs.video.url);
     expect(download.status).toBe(200);
     expect(new Uint8Array(await download.arrayBuffer())).toEqual(output);
+  });
+
+  it.each([
+    ['not base64 JSON', 'not-a-cursor'],
+    ['JSON of the wrong shape', Buffer.from('{"a":1}').toString('base64url')],
+    ['empty key values', Buffer.from('{"createdAt":"","id":"","tenant":"alice"}').toString('base64url')],
+    ['a creation time that is no time', Buffer.from('{"createdAt":"yesterday","id":"01JDABCDEF0000000000000001","tenant":"alice"}').toString('base64url')],
+    ['another tenant', Buffer.from('{"createdAt":"2026-11-26T12:00:00.000Z","id":"01JDABCDEF0000000000000001","tenant":"bob"}').toString('base64url')],
+    ['trailing junk after a valid cursor', `${Buffer.from('{"createdAt":"2026-11-26T12:00:00.000Z","id":"01JDABCDEF0000000000000001","tenant":"alice"}').toString('base64url')}!!`],
+  ])('answers a list cursor of %s with 400 invalid_cursor', async (_name, cursor) => {
+    const response = await app.request(`/v1/edits?cursor=${encodeURIComponent(cursor)}`, { headers: auth() });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ code: 'invalid_cursor' });
   });
 
   it('gives queued jobs an increasing queue position', async () => {

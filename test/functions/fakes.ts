@@ -22,6 +22,9 @@ export class MemoryStorage implements ObjectStorage {
     const object = this.objects.get(key);
     return object && { bytes: object.body.length, contentType: object.contentType };
   }
+  async readStart(key: string, bytes: number) {
+    return this.objects.get(key)?.body.slice(0, bytes);
+  }
   async put(key: string, body: Uint8Array, contentType: string) {
     this.objects.set(key, { body, contentType });
   }
@@ -139,6 +142,17 @@ export class MemoryJobStore implements ApiJobStore {
   force(id: string, patch: Partial<JobRecord>) {
     Object.assign(this.jobs.get(id)!, patch);
   }
+}
+
+/**
+ * Bytes that start like a video file of the given container (an MP4 `ftyp` box or the WebM/Matroska EBML magic),
+ * filled up to `length` with `fill`: what the API's first-bytes check accepts. It decodes to nothing.
+ */
+export function videoBytes(length: number, container: 'mp4' | 'webm' = 'mp4', fill = 7): Uint8Array<ArrayBuffer> {
+  const header = container === 'mp4' ? [0, 0, 0, 24, ...Buffer.from('ftypisom')] : [0x1a, 0x45, 0xdf, 0xa3];
+  const bytes = new Uint8Array(length).fill(fill);
+  bytes.set(header.slice(0, length));
+  return bytes;
 }
 
 export const TEST_KEYS = { alice: 'ocd_alice-test-key', bob: 'ocd_bob-test-key' } as const;

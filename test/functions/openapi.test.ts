@@ -5,6 +5,7 @@ import { fakeDeps } from './fakes.ts';
 
 type Json = Record<string, unknown> & { [key: string]: never | unknown };
 interface Operation {
+  operationId?: string;
   security?: unknown[];
   parameters?: { name: string; in: string; required?: boolean; schema: Json }[];
   requestBody?: { content: Record<string, { schema: Json }> };
@@ -70,17 +71,44 @@ describe('the OpenAPI document', () => {
     const operation = doc.paths[path][method];
     const statuses = Object.keys(operation.responses);
     expect(statuses.some((status) => status.startsWith('2'))).toBe(true);
+    expect(statuses.some((status) => status.startsWith('4'))).toBe(true);
     for (const [status, response] of Object.entries(operation.responses)) {
       expect(response.description.length).toBeGreaterThan(3);
-      if (!status.startsWith('2')) expect(response.content?.['application/problem+json']?.schema).toEqual({ $ref: '#/components/schemas/Problem' });
+      // A range ('4XX') stands for answers from in front of the API, which are not ours to shape.
+      if (/^[45]\d\d$/.test(status)) expect(response.content?.['application/problem+json']?.schema).toEqual({ $ref: '#/components/schemas/Problem' });
     }
     if (authenticated) {
       expect(operation.security).toEqual([{ bearerAuth: [] }]);
       expect(statuses).toContain('401');
+    } else {
+      expect(operation.security).toEqual([]);
     }
     for (const name of path.match(/\{(\w+)\}/g) ?? []) {
       expect(operation.parameters?.find((p) => p.in === 'path' && `{${p.name}}` === name)?.required).toBe(true);
     }
+  });
+
+  it('names every operation with a stable, unique operationId for generated clients', () => {
+    const ids = Object.fromEntries(ROUTES.map(([method, path]) => [`${method} ${path}`, doc.paths[path][method].operationId]));
+    expect(ids).toEqual({
+      'get /healthz': 'getHealth',
+      'get /problems/{code}': 'getProblemType',
+      'post /v1/uploads': 'createUpload',
+      'post /v1/edits': 'createEdit',
+      'get /v1/edits': 'listEdits',
+      'get /v1/edits/{id}': 'getEdit',
+      'post /v1/edits/{id}/cancel': 'cancelEdit',
+    });
+  });
+
+  it('names its server, licence and tags', async () => {
+    const served = await (await createApp(fakeDeps({ publicBaseUrl: 'https://api.ocd-video.dev/' })).request('/openapi.json')).json();
+    expect(served.servers).toEqual([{ url: 'https://api.ocd-video.dev', description: expect.any(String) }]);
+    // Without a configured public URL the document names the origin it was fetched from.
+    const local = await (await createApp(fakeDeps()).request('http://127.0.0.1:8787/openapi.json')).json();
+    expect(local.servers[0].url).toBe('http://127.0.0.1:8787');
+    expect(served.info.license).toEqual({ name: 'Apache-2.0', identifier: 'Apache-2.0' });
+    expect(served.tags.map((tag: { name: string }) => tag.name).sort()).toEqual(['edits', 'meta', 'uploads']);
   });
 
   it('documents the list query, the idempotency header and both create bodies', () => {

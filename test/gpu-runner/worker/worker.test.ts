@@ -110,7 +110,11 @@ describe('poison and bad inputs', () => {
   it('fails each bad job with its code, leaves a malformed message for the DLQ, and keeps serving', async () => {
     const h = env.current;
     const { queueUrl, dlqUrl } = await createTestQueue(h, { visibilitySeconds: 1, maxReceiveCount: 2 });
-    const running = await startInProcessWorker(h, { queueUrl, engine: createFakeEngine({ stepMs: 20 }) });
+    const fake = createFakeEngine({ stepMs: 20 });
+    // Which jobs reached the engine: the download step's ffprobe check stops files that are no video before it.
+    const engineSaw: string[] = [];
+    const engine = { ...fake, editVideoFile: (args: Parameters<typeof fake.editVideoFile>[0]) => (engineSaw.push(args.inputPath), fake.editVideoFile(args)) };
+    const running = await startInProcessWorker(h, { queueUrl, engine });
     try {
       await h.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'this is not json' }));
       const cases = [
@@ -121,7 +125,7 @@ describe('poison and bad inputs', () => {
         { name: 'a one-frame video', input: inputs.oneFrame, code: 'input_too_short' },
         { name: 'a missing mask upload', input: inputs.good, mask: 'missing' as const, code: 'mask_unreadable' },
       ];
-      const ids = [];
+      const ids: string[] = [];
       for (const c of cases) ids.push(await seedJob(h, { queueUrl, input: c.input, ...('mask' in c ? { mask: c.mask } : {}) }));
       const goodId = await seedJob(h, { queueUrl, input: inputs.good });
 
@@ -129,9 +133,13 @@ describe('poison and bad inputs', () => {
         const job = await waitForState(h, ids[i], ['succeeded', 'failed', 'canceled']);
         expect({ case: c.name, state: job.state, code: job.error?.code }).toEqual({ case: c.name, state: 'failed', code: c.code });
         expect(job.error?.message.length).toBeGreaterThan(10);
+        // The caller sees no server detail: the job's temp folder, the storage key, a stack.
+        expect(job.error?.message).not.toMatch(/\/tmp\/|ocd-worker|uploads\/|\bat \S+ \(/);
         expect(job.attempt).toBe(1); // failed at once, no retries
       }
       expect((await waitForState(h, goodId, ['succeeded', 'failed'])).state).toBe('succeeded');
+      const reachedEngine = cases.filter((_, i) => engineSaw.some((path) => path.includes(`job-${ids[i]}-`))).map((c) => c.name);
+      expect(reachedEngine).toEqual(['a truncated MP4', 'a one-frame video']);
       // The malformed message is never deleted by the worker; SQS moves it to the DLQ after 2 receives.
       await waitFor('the malformed message in the DLQ', async () => (await queueCounts(dlqUrl)).visible === 1, 20_000);
       expect(await queueCounts(queueUrl)).toEqual({ visible: 0, inFlight: 0 });

@@ -17,6 +17,7 @@ import { jobOutputKey, uploadKey } from '../../../../shared/s3-keys.ts';
 import { createS3ArtifactStore, type ArtifactStore } from '../../../../gpu-runner/worker/artifact-store.ts';
 import { createDynamoJobPort } from '../../../../gpu-runner/worker/dynamo-job-port.ts';
 import type { EditEngine } from '../../../../gpu-runner/worker/engine-port.ts';
+import { checkInputVideo } from '../../../../gpu-runner/worker/input-check.ts';
 import type { WorkerJobPort } from '../../../../gpu-runner/worker/job-port.ts';
 import { createSqsJobQueue } from '../../../../gpu-runner/worker/job-queue.ts';
 import { createLogger, type Logger } from '../../../../gpu-runner/worker/logger.ts';
@@ -193,6 +194,7 @@ export async function startInProcessWorker(
         reportKey: jobOutputKey(jobId, 'report'),
       }),
       emitMetrics: (record) => metrics.push(record),
+      checkInput: checkInputVideo,
     },
     { ...WORKER_TEST_SETTINGS, owner, workRoot, ...options.settings },
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanPromptText, fixText, fixUtf8Mojibake, unescapeHtmlEntities } from '../../../../gpu-runner/models/tokenizer/text-cleanup.ts';
+import { cleanPromptText, findPromptWord, fixText, fixUtf8Mojibake, hasVisibleText, promptWords, unescapeHtmlEntities } from '../../shared/prompt-text.ts';
 
 describe('cleanPromptText (ftfy subset, whitespace, lowercase)', () => {
   it.each([
@@ -45,5 +45,39 @@ describe('unescapeHtmlEntities', () => {
     ['&unknown; &#xZZ; &#0;', '&unknown; &#xZZ; &#0;'],
   ])('%j → %j', (input, expected) => {
     expect(unescapeHtmlEntities(input)).toBe(expected);
+  });
+});
+
+describe('promptWords (what word-based knobs refer to)', () => {
+  it.each([
+    ['a brown bear walking', ['a', 'brown', 'bear', 'walking']],
+    ['  A  Red\tTiger,\nwalking ', ['a', 'red', 'tiger,', 'walking']],
+    ['fish&nbsp;chips', ['fish', 'chips']], // the entity becomes a no-break space, which splits
+    ['a<|startoftext|>b', ['a', '<|startoftext|>', 'b']],
+    ['', []],
+  ])('%j -> %j', (text, words) => {
+    expect(promptWords(text)).toEqual(words);
+  });
+
+  it('finds a word whatever its case, and only whole words', () => {
+    const words = promptWords('a Red tiger walking');
+    expect(findPromptWord(words, 'RED')).toBe(1);
+    expect(findPromptWord(words, 'tig')).toBe(-1);
+  });
+});
+
+describe('hasVisibleText', () => {
+  it.each([
+    ['a', true],
+    ['🐻', true],
+    ['.', true],
+    ['', false],
+    [' \t\n\u00a0\u3000', false],
+    ['\u200b\u200c\u200d\u2060', false], // zero-width space, joiners, word joiner
+    ['\u0001\u0007\u007f\ufeff', false], // controls and the BOM
+    ['\u0301', false], // a combining mark on nothing
+    ['\u001b[31m', false], // a terminal escape, removed by the cleanup
+  ])('%j -> %s', (text, visible) => {
+    expect(hasVisibleText(text)).toBe(visible);
   });
 });

@@ -1,4 +1,8 @@
 /**
+ * What a prompt's words are, for everyone who needs them: the API's checks of word-based knobs (word swap, blend
+ * and reweighted words) and the engine's CLIP tokenizer read them from here, so both count and match the same
+ * words.
+ *
  * Text cleanup before CLIP tokenization, as transformers' CLIPTokenizer does it with ftfy installed (what SD
  * pipelines run): `ftfy.fix_text`, then runs of whitespace → one space, strip, lowercase.
  *
@@ -11,6 +15,35 @@
  */
 
 const SPACE_RUNS = /\p{White_Space}+/gu;
+/** CLIP's literal special tokens: transformers splits them out before cleanup, so they are kept as written. */
+export const CLIP_SPECIAL_TOKEN_SPLIT = /(<\|startoftext\|>|<\|endoftext\|>)/;
+const SPECIAL_TOKENS = new Set(['<|startoftext|>', '<|endoftext|>']);
+// Letters, digits, punctuation and symbols (emoji included); marks alone, format characters (zero-width
+// space and joiners), controls, private-use and unassigned code points draw nothing.
+const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
+
+/**
+ * The prompt's words as the engine sees them: the cleaned prompt split on spaces, special tokens kept as written.
+ * @example promptWords('  A  Red\tTiger, walking') // ['a', 'red', 'tiger,', 'walking']
+ */
+export function promptWords(text: string): string[] {
+  const pieces = text.split(CLIP_SPECIAL_TOKEN_SPLIT).map((piece) => (SPECIAL_TOKENS.has(piece) ? piece : ` ${cleanPromptText(piece)} `));
+  return pieces.join('').split(' ').filter((word) => word.length > 0);
+}
+
+/**
+ * Index of `wanted` among a prompt's words (from {@link promptWords}), ignoring case; -1 when absent.
+ * @example findPromptWord(promptWords('a red tiger'), 'Tiger') // 2
+ */
+export function findPromptWord(words: readonly string[], wanted: string): number {
+  const lower = wanted.toLowerCase();
+  return words.findIndex((word) => word.toLowerCase() === lower);
+}
+
+/** True when the text, once cleaned, has a character that draws something (not only spaces, zero-width or controls). */
+export function hasVisibleText(text: string): boolean {
+  return VISIBLE.test(cleanPromptText(text));
+}
 
 /**
  * The whole cleanup: ftfy-style fixes, whitespace collapse, strip, lowercase.
