@@ -273,7 +273,7 @@ export interface components {
              * @description Stable machine-readable code.
              * @enum {string}
              */
-            code: "input_empty" | "input_unreadable" | "input_truncated" | "input_too_short" | "input_too_long" | "input_too_large" | "mask_unreadable" | "mask_mismatch" | "invalid_request" | "model_unavailable" | "enqueue_failed" | "canceled" | "timeout" | "internal";
+            code: "input_empty" | "input_unreadable" | "input_truncated" | "input_too_short" | "input_too_long" | "input_too_large" | "mask_unreadable" | "mask_mismatch" | "control_unreadable" | "control_frame_count" | "control_size" | "invalid_request" | "model_unavailable" | "enqueue_failed" | "canceled" | "timeout" | "internal";
             /** @description What went wrong and what to do, for people. */
             message: string;
         } | null;
