@@ -7,6 +7,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EditKnobsSchema, type EditRequest } from '../../shared/edit-request.ts';
 import { editVideoFile, formatTimingTable, loadEditModel, resolveOptions } from '../../gpu-runner/engine/index.ts';
+import { describeRun } from '../../gpu-runner/engine/report.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
 import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
 import { ensureTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
@@ -116,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
         copyFileSync(result.outputPath, outPath);
       }
       bar.done(`wrote ${outPath}\n  preview ${result.previewPath}\n  report  ${result.reportPath}`);
-      if (result.report.note) console.log(`note: ${result.report.note}`);
+      console.log(describeRun(result.report));
       console.log(formatTimingTable(result.report));
       return 0;
     } finally {
