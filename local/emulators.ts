@@ -15,6 +15,7 @@ import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildApp as buildFauxqs } from 'fauxqs';
 import type { ResourceConfig } from '../shared/config.ts';
 import { JOBS_TABLE, jobsTableDefinition } from '../shared/job-store.ts';
+import { LOOPBACK, reachableHost } from './hosts.ts';
 import { startS3Front } from './s3-front.ts';
 
 const require = createRequire(import.meta.url);
@@ -39,12 +40,6 @@ const dynalite = require('dynalite') as Dynalite;
 /** s3rver accepts only these credentials in SigV4 signatures. */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
-export const LOOPBACK = '127.0.0.1';
-
-/** The address clients on this machine use to reach a server listening on `host`. */
-export function reachableHost(host: string): string {
-  return host === '0.0.0.0' || host === '::' ? LOOPBACK : host;
-}
 
 // Browsers (the playground) upload straight to the bucket, so it allows cross-origin POST and GET.
 const CORS_XML = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
