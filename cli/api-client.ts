@@ -38,12 +38,34 @@ export class ApiError extends Error {
 
 const CONTENT_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska' };
 
+/** "cannot reach <origin> (ECONNREFUSED: connection refused)": the URL and the cause of a failed connection. */
+export function unreachable(url: string, error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? (error as { code?: string }).code;
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'connection refused: nothing listens there; is the service running (`npm start`), and is --api right?',
+    ENOTFOUND: 'no such host',
+    ETIMEDOUT: 'the connection timed out',
+    ECONNRESET: 'the connection was reset',
+  };
+  let origin = url;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    // not a URL: show it as given
+  }
+  return `cannot reach ${origin} (${code ? `${code}: ${why[code] ?? cause?.message ?? ''}` : (cause?.message ?? (error as Error).message)})`;
+}
+
 export class ApiClient {
   private readonly fetch: typeof fetch;
   private readonly baseUrl: string;
 
   constructor(private readonly options: ApiClientOptions) {
-    this.fetch = options.fetch ?? fetch;
+    const base = options.fetch ?? fetch;
+    this.fetch = (input, init) => base(input, init).catch((error: unknown) => {
+      throw new Error(unreachable(String(input instanceof Request ? input.url : input), error), { cause: error });
+    });
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
   }
 
