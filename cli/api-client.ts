@@ -4,9 +4,10 @@
  */
 import { createWriteStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { containerContentType } from '../shared/containers.ts';
 
 export interface ApiClientOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8787 */
@@ -36,7 +37,6 @@ export class ApiError extends Error {
   }
 }
 
-const CONTENT_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska' };
 
 /** "cannot reach <origin> (ECONNREFUSED: connection refused)": the URL and the cause of a failed connection. */
 export function unreachable(url: string, error: unknown): string {
@@ -87,7 +87,7 @@ export class ApiClient {
   /** Uploads a local file through a presigned POST; returns the upload id. */
   async upload(path: string): Promise<string> {
     const { size } = await stat(path);
-    const contentType = CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+    const contentType = containerContentType(path) ?? 'application/octet-stream';
     const upload = await this.request<{ uploadId: string; url: string; fields: Record<string, string> }>('/v1/uploads', {
       method: 'POST',
       json: { contentType, contentLength: size, filename: basename(path) },
