@@ -4,9 +4,10 @@
  * downloads the outputs. Works the same against the local stack and a deployed stack.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeRun, type EditReport } from '../../gpu-runner/engine/report.ts';
 import { ApiClient, ApiError, type JobView } from '../api-client.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 import { ProgressBar } from '../progress.ts';
@@ -93,6 +94,8 @@ export async function run(argv: string[]): Promise<number> {
       const path = join(outDir, names[kind] ?? kind);
       await client.download(link.url, path);
       console.error(`wrote ${path}`);
+      // What ran (and why, when an ocd edit fell back to optimized), from the run report.
+      if (kind === 'report') console.error(describeRun(JSON.parse(await readFile(path, 'utf8')) as EditReport));
     }
     return 0;
   } catch (e) {

@@ -116,6 +116,7 @@ describe('the local stack', () => {
     expect(command).toMatch(/ --out-dir out$/);
     const { stderr } = await run('bash', ['-c', command.replace(/ --out-dir out$/, ` --out-dir '${outDir}'`)], { cwd: REPO_ROOT, timeout: 280_000 });
     expect(stderr).toContain('succeeded');
+    expect(stderr).toMatch(/ran as ocd; mask \d+(\.\d)?% of the frame from the attention of "brown bear" \(prompt-difference\)/);
     expect((await videoFacts(join(outDir, 'output.mp4'))).frames).toBe(8);
     const report = JSON.parse(await readFile(join(outDir, 'report.json'), 'utf8')) as Record<string, unknown>;
     expectObjectCentric(report);
