@@ -4,9 +4,10 @@
  */
 import { createWriteStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { containerContentType } from '../shared/containers.ts';
 
 export interface ApiClientOptions {
   /** Base URL of the API, e.g. http://127.0.0.1:8787 */
@@ -36,14 +37,35 @@ export class ApiError extends Error {
   }
 }
 
-const CONTENT_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/quicktime', '.webm': 'video/webm', '.mkv': 'video/x-matroska' };
+
+/** "cannot reach <origin> (ECONNREFUSED: connection refused)": the URL and the cause of a failed connection. */
+export function unreachable(url: string, error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? (error as { code?: string }).code;
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'connection refused: nothing listens there; is the service running (`npm start`), and is --api right?',
+    ENOTFOUND: 'no such host',
+    ETIMEDOUT: 'the connection timed out',
+    ECONNRESET: 'the connection was reset',
+  };
+  let origin = url;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    // not a URL: show it as given
+  }
+  return `cannot reach ${origin} (${code ? `${code}: ${why[code] ?? cause?.message ?? ''}` : (cause?.message ?? (error as Error).message)})`;
+}
 
 export class ApiClient {
   private readonly fetch: typeof fetch;
   private readonly baseUrl: string;
 
   constructor(private readonly options: ApiClientOptions) {
-    this.fetch = options.fetch ?? fetch;
+    const base = options.fetch ?? fetch;
+    this.fetch = (input, init) => base(input, init).catch((error: unknown) => {
+      throw new Error(unreachable(String(input instanceof Request ? input.url : input), error), { cause: error });
+    });
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
   }
 
@@ -65,7 +87,7 @@ export class ApiClient {
   /** Uploads a local file through a presigned POST; returns the upload id. */
   async upload(path: string): Promise<string> {
     const { size } = await stat(path);
-    const contentType = CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+    const contentType = containerContentType(path) ?? 'application/octet-stream';
     const upload = await this.request<{ uploadId: string; url: string; fields: Record<string, string> }>('/v1/uploads', {
       method: 'POST',
       json: { contentType, contentLength: size, filename: basename(path) },

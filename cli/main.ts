@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 interface CommandModule {
   summary: string;
+  /** Printed after a one-line error when the command's flags do not parse. */
+  usage?: string;
   run(argv: string[]): Promise<number>;
 }
 
@@ -42,7 +44,15 @@ async function main(argv: string[]): Promise<number> {
     console.error(`ocd: unknown command '${name}'. Commands: ${commandNames().join(', ')}.`);
     return 2;
   }
-  return (await load(name)).run(rest);
+  const command = await load(name);
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    // node:util parseArgs rejects unknown or malformed flags with ERR_PARSE_ARGS_* codes: a usage error.
+    if (!String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) throw error;
+    console.error(`ocd ${name}: ${(error as Error).message.split('\n')[0]}\n\n${command.usage ?? `Run \`ocd ${name} --help\` for its options.`}`);
+    return 2;
+  }
 }
 
 process.exitCode = await main(process.argv.slice(2));

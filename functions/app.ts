@@ -3,7 +3,6 @@
  * queue, job store, key resolver, clock and ids. The Lambda and local-server entries only supply real deps.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import { serveApiDocument } from './api-document.ts';
@@ -14,7 +13,7 @@ import { bodyLimits } from './middleware/body-limits.ts';
 import { requestContext } from './middleware/request-context.ts';
 import { problemErrorHandler, problemNotFound, validationHook } from './problems.ts';
 import { editRoutes } from './routes/edits.ts';
-import { metaRoutes } from './routes/meta.ts';
+import { docsRoutes, metaRoutes } from './routes/meta.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 
 /** Room for multipart framing and the `request` field on top of the inline file bytes. */
@@ -53,7 +52,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/edits', editRoutes(resolved));
 
   serveApiDocument(app, config);
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  app.route('/', docsRoutes());
 
   app.notFound(problemNotFound);
   app.onError(problemErrorHandler(resolved.log));

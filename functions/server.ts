@@ -11,7 +11,7 @@ try {
   const app = createApp(realDeps(config));
   const publicDir = new URL('./public/', import.meta.url).pathname;
   if (existsSync(publicDir)) app.use('/*', serveStatic({ root: publicDir }));
-  serve({ fetch: app.fetch, port: config.port }, (info) => console.log(JSON.stringify({ level: 'info', message: 'listening', port: info.port })));
+  serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => console.log(JSON.stringify({ level: 'info', message: 'listening', host: config.host, port: info.port })));
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);

@@ -1,7 +1,8 @@
 /**
- * Start the loopback AWS emulators the local stack and the tests run against: s3rver (S3, including presigned
- * POST), fauxqs 1.9.2 (SQS) and dynalite (DynamoDB, with conditional writes and GSIs). The AWS SDK clients stay
- * unchanged; only their endpoints point here. Each emulator listens on a free loopback port unless one is given.
+ * Start the loopback AWS emulators the local stack and the tests run against: s3rver behind a front that checks
+ * presigned POST uploads as S3 does (s3-front.ts), fauxqs 1.9.2 (SQS) and dynalite (DynamoDB, with conditional
+ * writes and GSIs). The AWS SDK clients stay unchanged; only their endpoints point here. Each emulator listens on
+ * loopback only (unless `host` says otherwise), on a free port unless one is given.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -10,9 +11,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { startFauxqs } from 'fauxqs';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { buildApp as buildFauxqs } from 'fauxqs';
 import type { ResourceConfig } from '../shared/config.ts';
 import { JOBS_TABLE, jobsTableDefinition } from '../shared/job-store.ts';
+import { LOOPBACK, reachableHost } from './hosts.ts';
+import { startS3Front } from './s3-front.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -36,7 +40,6 @@ const dynalite = require('dynalite') as Dynalite;
 /** s3rver accepts only these credentials in SigV4 signatures. */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
-const LOOPBACK = '127.0.0.1';
 
 // Browsers (the playground) upload straight to the bucket, so it allows cross-origin POST and GET.
 const CORS_XML = `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod><AllowedMethod>POST</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3000</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
@@ -50,6 +53,8 @@ export interface EmulatorOptions {
   queueName?: string;
   /** @default 'us-east-1' */
   region?: string;
+  /** Address the emulators listen on. @default '127.0.0.1' (this machine only) */
+  host?: string;
   /** Ports to listen on; 0 picks a free one. @default 0 for each */
   ports?: { s3?: number; sqs?: number; dynamodb?: number };
   /** Where s3rver keeps objects. @default - a new temporary folder, removed on stop */
@@ -78,6 +83,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   const region = options.region ?? 'us-east-1';
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'ocd-s3-')));
+  const host = options.host ?? LOOPBACK;
   const stops: (() => Promise<void>)[] = [];
 
   const stop = async () => {
@@ -86,33 +92,49 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   };
 
   try {
+    // s3rver on a private loopback port; clients reach it through the verifying front.
     const s3 = new S3rver({
       address: LOOPBACK,
-      port: options.ports?.s3 ?? 0,
+      port: 0,
       directory: dataDir,
       silent: true,
       configureBuckets: [{ name: bucket, configs: [CORS_XML] }],
     });
     const s3Address = await s3.run();
     stops.push(() => s3.close());
+    const s3Front = await startS3Front({
+      host,
+      port: options.ports?.s3 ?? 0,
+      target: { host: LOOPBACK, port: s3Address.port },
+      bucket,
+      credentials: EMULATOR_CREDENTIALS,
+    });
+    stops.push(() => s3Front.close());
 
-    const sqs = await startFauxqs({ port: options.ports?.sqs ?? 0, host: LOOPBACK, logger: false, defaultRegion: region });
-    stops.push(() => sqs.stop());
-    const { queueUrl } = sqs.createQueue(queueName, { region });
+    // fauxqs's own start function always listens on every interface; its app listens where we say.
+    const sqs = buildFauxqs({ logger: false, defaultRegion: region });
+    await sqs.listen({ port: options.ports?.sqs ?? 0, host });
+    stops.push(() => sqs.close());
+    const sqsPort = (sqs.server.address() as AddressInfo).port;
 
     const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, path: options.dynamodbDir });
     await new Promise<void>((resolve, reject) => {
       dynamo.once('error', reject);
-      dynamo.listen(options.ports?.dynamodb ?? 0, LOOPBACK, () => resolve());
+      dynamo.listen(options.ports?.dynamodb ?? 0, host, () => resolve());
     });
     stops.push(() => new Promise<void>((resolve) => dynamo.close(() => resolve())));
     const dynamoPort = (dynamo.address() as AddressInfo).port;
 
+    const reach = reachableHost(host);
     const endpoints = {
-      s3: `http://${LOOPBACK}:${s3Address.port}`,
-      sqs: `http://${LOOPBACK}:${sqs.port}`,
-      dynamodb: `http://${LOOPBACK}:${dynamoPort}`,
+      s3: `http://${reach}:${s3Front.port}`,
+      sqs: `http://${reach}:${sqsPort}`,
+      dynamodb: `http://${reach}:${dynamoPort}`,
     };
+    const sqsClient = new SQSClient({ region, endpoint: endpoints.sqs, credentials: EMULATOR_CREDENTIALS });
+    const { QueueUrl: queueUrl } = await sqsClient.send(new CreateQueueCommand({ QueueName: queueName }));
+    sqsClient.destroy();
+    if (!queueUrl) throw new Error(`the SQS emulator created no queue URL for ${queueName}`);
     const client = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: EMULATOR_CREDENTIALS });
     await client.send(new CreateTableCommand(jobsTableDefinition(table))).catch((error: Error) => {
       // A persisted table (dynamodbDir) is already there after a restart.

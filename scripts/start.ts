@@ -7,11 +7,13 @@ import { startLocalEmulators } from './local/emulator-process.ts';
 import { localModelDir } from './local/model.ts';
 import { requireSystemPrograms, spawnEntry, stopChild, waitForHealthy } from './local/processes.ts';
 import { sampleClip } from './local/sample-clip.ts';
-import { apiEnv, loadLocalSettings, localPaths, workerEnv } from './local/settings.ts';
+import { stackFlags } from './local/flags.ts';
+import { apiEnv, loadLocalSettings, localPaths, localUrl, workerEnv } from './local/settings.ts';
 
+const { overrides } = stackFlags('npm start --', process.argv.slice(2));
 requireSystemPrograms();
 const paths = localPaths();
-const settings = loadLocalSettings(paths);
+const settings = loadLocalSettings(paths, overrides);
 console.log('preparing the model (the tiny bundle is generated once into .cache/)…');
 const modelDir = localModelDir(paths);
 const emulators = await startLocalEmulators(paths, settings);
@@ -38,9 +40,9 @@ for (const [name, child] of [['api', api], ['worker', worker]] as const) {
 }
 
 try {
-  const base = `http://127.0.0.1:${settings.ports.api}`;
+  const base = localUrl(settings, settings.ports.api);
   await waitForHealthy('the API', `${base}/healthz`, api, 60_000);
-  await waitForHealthy('the worker', `http://127.0.0.1:${settings.ports.workerHealth}/healthz`, worker, 300_000);
+  await waitForHealthy('the worker', `${localUrl(settings, settings.ports.workerHealth)}/healthz`, worker, 300_000);
   const clip = sampleClip();
   const request = JSON.stringify({ sourcePrompt: clip.sourcePrompt, targetPrompt: clip.targetPrompt, preset: 'ocd' });
   console.log(`
@@ -54,7 +56,7 @@ Try it (creates an edit in one call, then shows its state):
     -F 'request=${request}' -F 'video=@${clip.path};type=video/mp4'
   curl -s ${base}/v1/edits/<id> -H 'Authorization: Bearer ${settings.apiKey}'
 
-Or with the client:  npx ocd submit '${clip.path}' --source '${clip.sourcePrompt}' --target '${clip.targetPrompt}' --key ${settings.apiKey} --wait --out-dir out
+Or with the client:  npx ocd submit '${clip.path}' --source '${clip.sourcePrompt}' --target '${clip.targetPrompt}' --api ${base} --key ${settings.apiKey} --wait --out-dir out
 Stop with Ctrl-C.`);
 } catch (error) {
   console.error((error as Error).message);

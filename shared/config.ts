@@ -69,6 +69,8 @@ const ApiEnvSchema = ResourceEnvSchema.extend({
   OCD_PUBLIC_BASE_URL: optionalUrl,
   OCD_CREATE_LEASE_SECONDS: positiveInt(15),
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+  // The local server answers this machine only unless told otherwise (the Lambda entry never listens).
+  HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 const WorkerEnvSchema = ResourceEnvSchema.extend({
@@ -78,6 +80,8 @@ const WorkerEnvSchema = ResourceEnvSchema.extend({
   OCD_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
   OCD_GRACE_SECONDS: positiveInt(100),
   OCD_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  // In a container the health check comes from outside the process's loopback; the local stack sets 127.0.0.1.
+  OCD_HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
   OCD_JOB_DEADLINE_SECONDS: positiveInt(1800),
   OCD_WEBHOOK_SECRET: z.string().optional(),
   OCD_ALLOW_PRIVATE_WEBHOOKS: flag,
@@ -116,6 +120,8 @@ export interface ApiConfig extends ResourceConfig {
    */
   createLeaseSeconds: number;
   port: number;
+  /** Address the local server listens on. */
+  host: string;
 }
 
 export interface WorkerConfig extends ResourceConfig {
@@ -125,6 +131,7 @@ export interface WorkerConfig extends ResourceConfig {
   provider: 'cpu' | 'cuda';
   graceSeconds: number;
   healthPort?: number;
+  healthHost: string;
   jobDeadlineSeconds: number;
   webhookSecret?: string;
   /** Development only: deliver webhooks over http and to private addresses. */
@@ -210,6 +217,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     publicBaseUrl: parsed.OCD_PUBLIC_BASE_URL,
     createLeaseSeconds: parsed.OCD_CREATE_LEASE_SECONDS,
     port: parsed.PORT,
+    host: parsed.HOST,
   };
 }
 
@@ -228,6 +236,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     provider: parsed.OCD_PROVIDER,
     graceSeconds: parsed.OCD_GRACE_SECONDS,
     healthPort: parsed.OCD_HEALTH_PORT,
+    healthHost: parsed.OCD_HEALTH_HOST,
     jobDeadlineSeconds: parsed.OCD_JOB_DEADLINE_SECONDS,
     webhookSecret: parsed.OCD_WEBHOOK_SECRET,
     allowPrivateWebhooks: parsed.OCD_ALLOW_PRIVATE_WEBHOOKS,

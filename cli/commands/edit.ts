@@ -7,6 +7,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EditKnobsSchema, type EditRequest } from '../../shared/edit-request.ts';
 import { editVideoFile, formatTimingTable, loadEditModel, resolveOptions } from '../../gpu-runner/engine/index.ts';
+import { describeRun } from '../../gpu-runner/engine/report.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
 import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
 import { ensureTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
@@ -18,13 +19,14 @@ export { parseBlendWords } from '../edit-flags.ts';
 
 export const summary = 'edit a video locally: ocd edit <video> --source "..." --target "..." [--preset ocd|optimized|fatezero]';
 
-const USAGE = `usage: ocd edit <video> --source "<what the clip shows>" --target "<what it should show>" [options]
+export const usage = `usage: ocd edit <video> --source "<what the clip shows>" --target "<what it should show>" [options]
 
 options:
 ${EDIT_FLAGS_HELP}
   --mask <video>                    mask video (white = edit); sets ocd.mask to 'video'
   --model <dir>                     diffusers SD1.x folder (default: the tiny random bundle, generated on first use)
-  --out <file>                      output video (default: <video name>.edited.mp4 here); preview and report.json beside it
+  --out <file>                      output video (default: <video name>.edited.mp4 here); the side-by-side preview
+                                    (input | mask | output) and report.json go to <out name>.files/ beside it
   --provider cpu|cuda               onnxruntime device (cpu)
   --threads N                       threads per op
   --cache-dir <dir>                 graph/model cache (.cache/ under the repository)`;
@@ -52,16 +54,16 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    console.error(`ocd edit: ${(error as Error).message}\n\n${USAGE}`);
+    console.error(`ocd edit: ${(error as Error).message}\n\n${usage}`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(USAGE);
+    console.log(usage);
     return 0;
   }
   if (positionals.length !== 1) {
-    console.error(`ocd edit: expected one input video, got ${positionals.length}.\n\n${USAGE}`);
+    console.error(`ocd edit: expected one input video, got ${positionals.length}.\n\n${usage}`);
     return 2;
   }
   const input = resolve(positionals[0]);
@@ -116,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
         copyFileSync(result.outputPath, outPath);
       }
       bar.done(`wrote ${outPath}\n  preview ${result.previewPath}\n  report  ${result.reportPath}`);
-      if (result.report.note) console.log(`note: ${result.report.note}`);
+      console.log(describeRun(result.report));
       console.log(formatTimingTable(result.report));
       return 0;
     } finally {

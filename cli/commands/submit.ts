@@ -3,16 +3,18 @@
  * Uploads through the presigned POST, creates the edit, optionally follows it with a progress bar and
  * downloads the outputs. Works the same against the local stack and a deployed stack.
  */
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeRun, type EditReport } from '../../gpu-runner/engine/report.ts';
 import { ApiClient, ApiError, type JobView } from '../api-client.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 import { ProgressBar } from '../progress.ts';
 
 export const summary = 'send a video to the edit API (upload, create, follow, download)';
 
-const HELP = `usage: ocd submit <video> --source "<text>" --target "<text>" [options]
+export const usage = `usage: ocd submit <video> --source "<text>" --target "<text>" [options]
 
 ${EDIT_FLAGS_HELP}
   --mask <video>           mask video (white = edit)
@@ -42,18 +44,24 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(usage);
     return 0;
   }
   const [video] = positionals;
   const apiKey = values.key ?? process.env.OCD_API_KEY;
   if (!video || positionals.length > 1) {
-    console.error(`ocd submit: give exactly one video file.\n\n${HELP}`);
+    console.error(`ocd submit: give exactly one video file.\n\n${usage}`);
     return 2;
   }
   if (!apiKey) {
     console.error('ocd submit: no API key: pass --key or set OCD_API_KEY (`npm start` prints a local one).');
     return 2;
+  }
+  for (const file of [video, values.mask].filter((f): f is string => !!f)) {
+    if (!existsSync(file)) {
+      console.error(`ocd submit: ${file} does not exist.`);
+      return 2;
+    }
   }
   let knobs: Record<string, unknown>;
   try {
@@ -86,6 +94,8 @@ export async function run(argv: string[]): Promise<number> {
       const path = join(outDir, names[kind] ?? kind);
       await client.download(link.url, path);
       console.error(`wrote ${path}`);
+      // What ran (and why, when an ocd edit fell back to optimized), from the run report.
+      if (kind === 'report') console.error(describeRun(JSON.parse(await readFile(path, 'utf8')) as EditReport));
     }
     return 0;
   } catch (e) {

@@ -10,17 +10,17 @@ import { CLIPTokenizer } from '../../gpu-runner/models/clip-tokenizer.ts';
 
 export const summary = "print a prompt's 77 CLIP token ids (JSON) using a model folder's tokenizer";
 
-const USAGE = 'usage: ocd tokenize <modelDir> "<prompt>"';
+export const usage = 'usage: ocd tokenize <modelDir> "<prompt>"';
 
 /** Entry point of `ocd tokenize`. */
 export async function run(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    console.log(USAGE);
+    console.log(usage);
     return 0;
   }
   if (positionals.length !== 2) {
-    console.error(`ocd tokenize: expected a model folder and one prompt; got ${positionals.length} arguments (quote the prompt)\n${USAGE}`);
+    console.error(`ocd tokenize: expected a model folder and one prompt; got ${positionals.length} arguments (quote the prompt)\n${usage}`);
     return 2;
   }
   const [modelDir, prompt] = positionals;

@@ -39,7 +39,9 @@ function uploadFile(file, onProgress) {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', upload.url);
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => (xhr.status < 300 ? resolve(upload.uploadId) : reject(new Error(`upload failed: HTTP ${xhr.status}`)));
+    // S3 answers a refused upload with an XML error: show its code and message.
+    const s3Error = (text) => (/<Code>([^<]*)<\/Code>[\s\S]*?<Message>([^<]*)<\/Message>/.exec(text) ?? []).slice(1).join(': ');
+    xhr.onload = () => (xhr.status < 300 ? resolve(upload.uploadId) : reject(new Error(`upload failed: HTTP ${xhr.status} ${s3Error(xhr.responseText)}`.trim())));
     xhr.onerror = () => reject(new Error('upload failed: network error'));
     xhr.send(data);
   }));
@@ -118,14 +120,27 @@ function renderReport(report) {
   const facts = $('report-facts');
   facts.replaceChildren();
   const add = (k, v) => { if (v == null) return; const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.textContent = v; facts.append(dt, dd); };
-  add('Preset', report.ranAs && report.ranAs !== report.preset ? `${report.preset} (ran as ${report.ranAs})` : report.preset);
+  add('Preset', report.preset);
+  add('Ran as', report.ranAs && report.ranAs !== report.preset ? `${report.ranAs} (not ${report.preset}: see the note)` : report.ranAs);
   add('Frames', report.size ? `${report.frames} at ${report.size.width}×${report.size.height}` : report.frames);
   add('UNet calls', report.unetCalls);
   add('Token-steps', report.tokenSteps != null ? `${report.tokenSteps} (${(100 * report.tokenStepsRelative).toFixed(1)}% of fatezero's at the same step count)` : undefined);
   add('Attention store', report.attentionStore ? `${(report.attentionStore.bytes / 2 ** 20).toFixed(1)} MiB` : undefined);
   add('Peak memory', report.peakRssBytes != null ? `${(report.peakRssBytes / 2 ** 20).toFixed(0)} MiB` : undefined);
-  add('Mask area', report.mask?.areaFraction != null ? `${(100 * report.mask.areaFraction).toFixed(1)}%` : undefined);
+  const mask = report.mask;
+  const maskSource = mask ? (mask.source === 'video' ? 'the mask video' : `the attention of "${(mask.words ?? []).join(' ')}" (${mask.source})`) : '';
+  add('Mask', mask ? `${(100 * mask.areaFraction).toFixed(1)}% of the frame, from ${maskSource}` : 'none');
   if (report.note) add('Note', report.note);
+  $('mask-note').textContent = maskNote(report);
+}
+
+/** Why the mask panel is all black or all white, when it is. */
+function maskNote(report) {
+  const mask = report.mask;
+  if (!mask) return `The mask panel is black: no mask was used${report.ranAs && report.ranAs !== 'ocd' ? `, the edit ran as ${report.ranAs}` : ''}${report.note ? ` (${report.note})` : ''}.`;
+  if (mask.areaFraction >= 0.999) return 'The mask panel is white: the mask covers the whole frame, so the whole frame was edited as the object.';
+  if (mask.areaFraction <= 0.001) return 'The mask panel is black: the mask selected nothing, so no region was treated as the object.';
+  return '';
 }
 
 async function showResult(job) {
@@ -147,9 +162,17 @@ form.addEventListener('submit', async (event) => {
   localStorage.setItem(KEY_STORAGE, apiKeyInput.value.trim());
   const button = $('submit');
   button.disabled = true;
+  // A new edit starts from a clean slate: nothing of the last one's status, result or report stays on screen.
   $('status-panel').hidden = false;
   $('result-panel').hidden = true;
   $('error-text').hidden = true;
+  $('error-text').textContent = '';
+  $('cancel').hidden = true;
+  currentJobId = null;
+  setStatus('');
+  $('report-facts').replaceChildren();
+  $('report-table').querySelector('tbody').replaceChildren();
+  $('mask-note').textContent = '';
   $('upload-progress').value = 0;
   $('job-progress').value = 0;
   try {

@@ -73,6 +73,31 @@ export function feather(mask: Float32Array, frames: number, height: number, widt
   return out;
 }
 
+/**
+ * Rescales each frame to [0, 1] between its own minimum and maximum (a flat frame becomes 0) [ours]. Attention to a
+ * word never reaches 0 (softmax), so dividing by the maximum alone leaves a weakly peaked map above any threshold
+ * everywhere; measured from the minimum, the threshold cuts the peak out of its own background.
+ */
+export function rangeNormalize(values: Float32Array, frames: number): Float32Array {
+  const per = values.length / frames;
+  const out = new Float32Array(values.length);
+  for (let f = 0; f < frames; f++) {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = f * per; i < (f + 1) * per; i++) { lo = Math.min(lo, values[i]); hi = Math.max(hi, values[i]); }
+    const span = hi - lo;
+    for (let i = f * per; i < (f + 1) * per; i++) out[i] = span > 0 ? (values[i] - lo) / span : 0;
+  }
+  return out;
+}
+
+/**
+ * The `auto` saliency mask from word attention already at latent resolution [frames, h, w]: range-normalized per
+ * frame, thresholded, dilated by `radius` latent pixels (method.md §5) [ours].
+ */
+export function attentionSaliency(attention: Float32Array, frames: number, height: number, width: number, level: number, radius: number): Float32Array {
+  return dilate(threshold(rangeNormalize(attention, frames), level), frames, height, width, radius);
+}
+
 /** Fraction of mask pixels that are > 0.5 (the report's mask area). */
 export function maskArea(mask: Float32Array): number {
   let n = 0;

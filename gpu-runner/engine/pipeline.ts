@@ -18,16 +18,17 @@ import type { AttentionHooks } from '../models/unet/hooks.ts';
 import { classifierFreeGuidance } from '../schedulers/guidance.ts';
 import { AttentionStore } from './attention-store.ts';
 import { EngineError, throwIfCanceled } from './errors.ts';
-import { blendMask, type CrossMap, normalizePerFrame, resizeNearest, wordAttention } from './fusion/blend-mask.ts';
+import { blendMask, type CrossMap, resizeNearest, wordAttention } from './fusion/blend-mask.ts';
 import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
 import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from './fusion/seq-aligner.ts';
 import type { EditModel, IntTensor, Tensor, UNetRunner, UNetVariant } from './model.ts';
 import {
-  blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
+  attentionSaliency, blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
   pasteLatent, poolMask, restrictMap, restrictMapVia, threshold,
 } from './ocs.ts';
-import { chooseController, deriveBlendWords } from './presets.ts';
-import type { EditReport, StageTimes } from './report.ts';
+import { chooseController } from './presets.ts';
+import { chooseSaliencyWords, type SaliencyWords } from './saliency-words.ts';
+import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
 import { tomeHooks, type TomeRun, type TomeSite } from './tome/hooks.ts';
 import { restrictMergedMap, valuesPerMapRow } from './tome/map-layout.ts';
@@ -80,8 +81,8 @@ interface Prompts {
   controller: 'refine' | 'replace';
   /** source-prompt token positions of the fusion blend words (null: full self-attention replacement) */
   fusionBlendTokens: number[] | null;
-  /** source-prompt token positions of the saliency words (explicit or derived blend words) */
-  saliencyTokens: number[];
+  /** the saliency words (explicit blend words, the prompts' difference or the target's content words) */
+  saliency: SaliencyWords;
   truncated: boolean;
 }
 
@@ -243,7 +244,6 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
     return out;
   };
   const fusionBlendTokens = options.fusion.blendWords ? positionsOf(options.fusion.blendWords.source) : null;
-  const saliencyWords = options.fusion.blendWords?.source ?? deriveBlendWords(options.sourcePrompt, options.targetPrompt).source;
   return {
     negative: row(0),
     source: row(1),
@@ -251,7 +251,7 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
     mapping,
     controller,
     fusionBlendTokens,
-    saliencyTokens: positionsOf(saliencyWords.filter((w) => sourceWords.words.includes(w.toLowerCase()))),
+    saliency: chooseSaliencyWords(sourceWords, targetWords, options.fusion.blendWords?.source),
     truncated: negative.truncated || source.truncated || target.truncated,
   };
 }
@@ -356,12 +356,12 @@ class AutoSaliency {
     for (let i = 0; i < att.data.length; i++) this.sum[i] += att.data[i];
   }
 
-  /** [F, h, w] latent-resolution mask: mean attention, nearest upsample, / per-frame max, threshold, dilate. */
+  /** [F, h, w] latent-resolution mask: summed attention, nearest upsample, then `attentionSaliency` (ocs.ts). */
   mask(): Float32Array | null {
     if (!this.sum) return null;
     const { frames: F, latentHeight: h, latentWidth: w } = this.geo;
     const up = resizeNearest(this.sum, F, this.grid.height, this.grid.width, h, w);
-    return dilate(threshold(normalizePerFrame(up, F), this.thresholdLevel), F, h, w, this.dilation);
+    return attentionSaliency(up, F, h, w, this.thresholdLevel, this.dilation);
   }
 }
 
@@ -403,7 +403,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     const rec = recordingHooks();
     return { hooks: tome.combine(rec.hooks, 'record', tomeSites), sites: rec.sites };
   });
-  const autoSaliency = new AutoSaliency(prompts.saliencyTokens, geo, options.ocd.maskThreshold, options.ocd.dilate);
+  const autoSaliency = new AutoSaliency(prompts.saliency.basis ? prompts.saliency.positions : [], geo, options.ocd.maskThreshold, options.ocd.dilate);
   // object-centric ToMe: the mask video from the start; `auto` from the attention of the steps so far [ours]
   const useAuto = options.ocd.mask === 'auto' || (options.ocd.mask === 'video' && !ctx.mask);
   tome.setSaliency(options.ocd.mask === 'video' ? videoSaliency(ctx, geo) : null, F, geo.latentHeight, geo.latentWidth);
@@ -431,7 +431,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
   // Object-centric merging with the `auto` mask: the first inversion step's plan pairs with the last editing step,
   // so the saliency must exist before it. A probe call at the first timestep records the blend-word attention
   // (its plan and maps are discarded) [ours].
-  const probeSaliency = useAuto && tome.enabled && options.tome.objectCentric && prompts.saliencyTokens.length > 0 && N > 0;
+  const probeSaliency = useAuto && tome.enabled && options.tome.objectCentric && prompts.saliency.basis !== null && N > 0;
   if (probeSaliency) {
     autoSaliency.add(blendWordMaps(await record(inversion.timesteps[0])));
     tome.setSaliency(autoSaliency.mask(), F, geo.latentHeight, geo.latentWidth);
@@ -462,7 +462,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
 
 interface Edited {
   latent: Float32Array;
-  mask?: { dilated: Float32Array; area: number; box: Box | null };
+  mask?: { dilated: Float32Array; area: number; box: Box | null; source: MaskSource; words: string[] };
   ranAs: 'fatezero' | 'optimized' | 'ocd';
   note?: string;
   mergedLayers: number;
@@ -596,15 +596,16 @@ async function guidedStep(ctx: EditContext, handle: VariantHandle, step: number,
 }
 
 /** Saliency mask at latent resolution, dilated; null when OCD has no mask source. */
-function saliencyMask(ctx: EditContext): { mask: Float32Array; source: 'video' | 'auto' } | null {
+function saliencyMask(ctx: EditContext): { mask: Float32Array; source: MaskSource; words: string[] } | null {
   const mode = ctx.options.ocd.mask;
   if (mode === 'video') {
     const mask = videoSaliency(ctx, ctx.geometry);
-    return mask ? { mask, source: 'video' } : null;
+    return mask ? { mask, source: 'video', words: [] } : null;
   }
-  if (mode === 'auto') {
+  const chosen = ctx.prompts.saliency;
+  if (mode === 'auto' && chosen.basis) {
     const mask = ctx.inverted.autoSaliency.mask();
-    return mask ? { mask, source: 'auto' } : null;
+    return mask ? { mask, source: chosen.basis, words: chosen.words } : null;
   }
   return null;
 }
@@ -631,13 +632,13 @@ async function edit(ctx: EditContext): Promise<Edited> {
     const { decoupledSteps: K, backgroundSteps } = decoupledSchedule(N, options.ocd.gamma, options.ocd.phi);
     if (!saliency) {
       ranAs = 'optimized';
-      note = options.ocd.mask === 'none' ? "ocd.mask is 'none': object-centric sampling is off, the edit ran as optimized" : 'no mask source (no mask video and no blend words in the prompts): the edit ran as optimized';
+      note = noMaskNote(options.ocd.mask, ctx.prompts.saliency);
     } else {
       const box = foregroundBox(saliency.mask, F, h, w, 0);
-      maskInfo = { dilated: saliency.mask, area: maskArea(saliency.mask), box };
+      maskInfo = { dilated: saliency.mask, area: maskArea(saliency.mask), box, source: saliency.source, words: saliency.words };
       if (!box) {
         ranAs = 'optimized';
-        note = 'the saliency mask is empty: the edit ran as optimized';
+        note = emptyMaskNote(saliency.source);
       } else if (K > 0) {
         const full = isFullFrame(box, h, w);
         // foreground: every decoupled step on the crop (the full frame when the box covers it)
@@ -708,7 +709,7 @@ function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompt
     tokenStepsRelative: counters.tokenSteps / baselineTokenSteps,
     attentionStore: { bytes: stats.totalBytes, memoryBytes: stats.peakMemoryBytes, diskBytes: stats.diskBytes, entries: stats.entries },
     peakRssBytes: counters.peakRss,
-    mask: edited.mask ? { areaFraction: edited.mask.area, box: edited.mask.box } : null,
+    mask: edited.mask ? { areaFraction: edited.mask.area, box: edited.mask.box, source: edited.mask.source, words: edited.mask.words } : null,
     tome: r.tome.enabled ? { mergedLayers: edited.mergedLayers, importedPlans: r.tome.importedPlans, levels: r.tome.counts() } : null,
   };
 }

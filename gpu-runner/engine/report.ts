@@ -3,7 +3,11 @@
  */
 import type { EditOptions } from '../../shared/edit-request.ts';
 import type { Box } from './ocs.ts';
+import type { SaliencyBasis, SaliencyWords } from './saliency-words.ts';
 import type { TomeLevelCounts } from './tome/hooks.ts';
+
+/** Where the object-centric mask came from: the uploaded mask video, or which words' attention (saliency-words.ts). */
+export type MaskSource = 'video' | SaliencyBasis;
 
 /** Wall time per stage, seconds. Absent stages did not run in this process (e.g. decode by the caller). */
 export interface StageTimes {
@@ -21,7 +25,7 @@ export interface StageTimes {
 /** Everything method.md §7 asks for. */
 export interface EditReport {
   preset: EditOptions['preset'];
-  /** what actually ran: an `ocd` job without a mask source runs as `optimized` */
+  /** what actually ran: an `ocd` job without a usable mask runs as `optimized`, and `note` says why */
   ranAs: 'fatezero' | 'optimized' | 'ocd';
   note?: string;
   /** every knob, resolved */
@@ -40,13 +44,40 @@ export interface EditReport {
   tokenStepsRelative: number;
   attentionStore: { bytes: number; memoryBytes: number; diskBytes: number; entries: number };
   peakRssBytes: number;
-  mask: { areaFraction: number; box: Box | null } | null;
+  /** the object-centric mask: its area (0..1 of the latent), foreground box, source and (auto) the words it follows */
+  mask: { areaFraction: number; box: Box | null; source: MaskSource; words: string[] } | null;
   /**
    * token merging: merged layers per call, how many paired plans editing imported from inversion, and per merged
    * level the merge counts of the recorded plans (means per layer call: tokens merged, merged across frames,
    * foreground sources merged and spared; empty when plans are not paired, foreground 0 without a mask)
    */
   tome: { mergedLayers: number; importedPlans: number; levels: TomeLevelCounts[] } | null;
+}
+
+/** Why an `ocd` edit found no mask at all. */
+export function noMaskNote(mode: EditOptions['ocd']['mask'], saliency: SaliencyWords): string {
+  const cause = mode === 'none'
+    ? "ocd.mask is 'none'"
+    : mode === 'video'
+      ? 'no mask video was given'
+      : saliency.basis === null
+        ? `no words to follow for the auto mask: ${saliency.reason}`
+        : 'no cross-attention of the saliency words was recorded';
+  return `${cause}; object-centric sampling is off and the edit ran as optimized`;
+}
+
+/** Why an `ocd` edit's mask selected nothing. */
+export function emptyMaskNote(source: MaskSource): string {
+  return `the ${source === 'video' ? 'mask video' : 'auto mask'} is empty (no pixel above the threshold); the edit ran as optimized`;
+}
+
+/** One line on what ran: the preset, and for object-centric runs the mask's area, source and words. */
+export function describeRun(report: Pick<EditReport, 'preset' | 'ranAs' | 'note' | 'mask'>): string {
+  const ran = report.ranAs === report.preset ? `ran as ${report.ranAs}` : `asked for ${report.preset}, ran as ${report.ranAs}`;
+  const mask = report.mask
+    ? `; mask ${(report.mask.areaFraction * 100).toFixed(1)}% of the frame from ${report.mask.source === 'video' ? 'the mask video' : `the attention of "${report.mask.words.join(' ')}" (${report.mask.source})`}`
+    : '';
+  return `${ran}${mask}${report.note ? ` (${report.note})` : ''}`;
 }
 
 /** Short fixed-width timing table for the CLI. */

@@ -1,8 +1,10 @@
 /**
- * The preview video: input | mask | output side by side, three working-size panels wide, encoded like the output.
+ * The preview video: input | mask | output side by side, three working-size panels wide, encoded like the output,
+ * each panel captioned in its top-left corner.
  */
 import { encodeVideo, type AudioSource, type EncodedVideo } from './encode.ts';
 import { checkFrameLength } from './frames.ts';
+import { drawLabel, maskCaption } from './labels.ts';
 import type { Rational } from './probe.ts';
 import type { VideoToolOptions } from './tools.ts';
 
@@ -94,7 +96,12 @@ export function composeSideBySide(panels: readonly (readonly Uint8Array[])[], wi
 export async function writePreview(options: PreviewOptions): Promise<EncodedVideo> {
   const { input, output, masks, width, height, maskStyle = 'grey' } = options;
   const maskPanels = renderMaskPanels(masks, input, width, height, maskStyle);
-  const wide = composeSideBySide([input, maskPanels, output], width, height);
+  // Each panel says what it is; an all-black or all-white mask says why (no mask, empty, whole frame).
+  const wide = composeSideBySide([
+    drawLabel(input, width, height, 'INPUT'),
+    drawLabel(maskPanels, width, height, maskCaption(masks)),
+    drawLabel(output, width, height, 'OUTPUT'),
+  ], width, height);
   return encodeVideo(wide, {
     ffmpegPath: options.ffmpegPath,
     timeoutMs: options.timeoutMs,

@@ -4,6 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 
+import { containerNames } from '../../shared/containers.ts';
 import { VideoInputError } from './errors.ts';
 import { lastLine, processLimits, runTool, type VideoToolOptions } from './tools.ts';
 
@@ -114,7 +115,7 @@ export async function probeVideo(path: string, options: VideoToolOptions & { rol
     processLimits(options),
   );
   if (run.exitCode !== 0) {
-    throw unreadable(`The ${role} file is not a readable video (${lastLine(run.stderrTail)}). Supported: MP4/MOV (H.264, H.265, ProRes), WebM (VP9).`);
+    throw unreadable(`The ${role} file is not a readable video (${lastLine(run.stderrTail)}). Supported: ${containerNames()}.`);
   }
   let parsed: FfprobeOutput;
   try {

@@ -84,7 +84,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
   const flags = parseWorkerFlags(options.argv);
   const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const logger = options.logger ?? createLogger({ bindings: { worker: owner } });
-  const health: HealthServer | undefined = config.healthPort === undefined ? undefined : await startHealthServer(config.healthPort);
+  const health: HealthServer | undefined = config.healthPort === undefined ? undefined : await startHealthServer(config.healthPort, config.healthHost);
   if (health) logger.info('health server listening', { port: health.port });
   const s3 = createS3Client(config.aws);
   const sqs = createSQSClient(config.aws);

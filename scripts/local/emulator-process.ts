@@ -8,6 +8,7 @@ export async function startLocalEmulators(paths: LocalPaths, settings: LocalSett
   mkdirSync(paths.s3, { recursive: true });
   mkdirSync(paths.dynamodb, { recursive: true });
   const emulators = await startEmulators({
+    host: settings.host,
     ports: { s3: settings.ports.s3, sqs: settings.ports.sqs, dynamodb: settings.ports.dynamodb },
     dataDir: paths.s3,
     dynamodbDir: paths.dynamodb,

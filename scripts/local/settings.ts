@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LOOPBACK, reachableHost } from '../../local/hosts.ts';
 import { generateApiKey } from '../../shared/api-keys.ts';
 
 // The SDK is pinned to a version that supports Node 20; its notice about later versions is noise here.
@@ -18,6 +19,15 @@ export interface LocalSettings {
   tenant: string;
   apiKey: string;
   ports: { api: number; s3: number; sqs: number; dynamodb: number; workerHealth: number };
+  /** Address every part listens on: loopback unless `--host` / OCD_HOST says otherwise. Not persisted. */
+  host: string;
+}
+
+/** How the stack's addresses are chosen for one run (flags of the start scripts; see `stackFlags`). */
+export interface StackOverrides {
+  /** The five ports are this and the next four, in the order api, s3, sqs, dynamodb, workerHealth. */
+  basePort?: number;
+  host?: string;
 }
 
 export interface LocalPaths {
@@ -44,21 +54,43 @@ export function localPaths(dataDir = process.env.OCD_DATA_DIR ?? join(REPO_ROOT,
   };
 }
 
-const DEFAULT_PORTS: LocalSettings['ports'] = { api: 8787, s3: 8788, sqs: 8789, dynamodb: 8790, workerHealth: 8791 };
+const PORT_ORDER = ['api', 's3', 'sqs', 'dynamodb', 'workerHealth'] as const;
+export const DEFAULT_BASE_PORT = 8787;
+const portsFrom = (base: number) => Object.fromEntries(PORT_ORDER.map((name, i) => [name, base + i])) as LocalSettings['ports'];
 
-/** Reads the settings, creating them (with a new development key) on first use. `PORT` overrides the API port. */
-export function loadLocalSettings(paths: LocalPaths): LocalSettings {
-  let settings: LocalSettings;
+/**
+ * Reads the settings, creating them (with a new development key) on first use. Ports, strongest first: the
+ * `--base-port` flag, OCD_BASE_PORT, the ports in settings.json, 8787-8791; `PORT` still sets the API's alone.
+ */
+export function loadLocalSettings(paths: LocalPaths, overrides: StackOverrides = {}): LocalSettings {
+  let stored: Omit<LocalSettings, 'host'>;
   if (existsSync(paths.settings)) {
-    settings = JSON.parse(readFileSync(paths.settings, 'utf8')) as LocalSettings;
-    settings.ports = { ...DEFAULT_PORTS, ...settings.ports };
+    stored = JSON.parse(readFileSync(paths.settings, 'utf8')) as Omit<LocalSettings, 'host'>;
+    stored.ports = { ...portsFrom(DEFAULT_BASE_PORT), ...stored.ports };
   } else {
-    settings = { tenant: 'dev', apiKey: generateApiKey(), ports: { ...DEFAULT_PORTS } };
+    stored = { tenant: 'dev', apiKey: generateApiKey(), ports: portsFrom(DEFAULT_BASE_PORT) };
     mkdirSync(dirname(paths.settings), { recursive: true });
-    writeFileSync(paths.settings, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(paths.settings, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
   }
-  if (process.env.PORT) settings.ports.api = Number(process.env.PORT);
+  const basePort = overrides.basePort ?? (process.env.OCD_BASE_PORT ? parsePort(process.env.OCD_BASE_PORT, 'OCD_BASE_PORT') : undefined);
+  const settings: LocalSettings = { ...stored, host: overrides.host ?? process.env.OCD_HOST ?? LOOPBACK };
+  if (basePort !== undefined) settings.ports = portsFrom(basePort);
+  else if (process.env.PORT) settings.ports.api = parsePort(process.env.PORT, 'PORT');
   return settings;
+}
+
+/** A port number from a flag or variable, or an error naming it. */
+export function parsePort(value: string, name: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535 - PORT_ORDER.length) {
+    throw new Error(`${name} must be a port number from 1 to ${65535 - PORT_ORDER.length}, got '${value}'.`);
+  }
+  return port;
+}
+
+/** The base URL of a server listening on `host` as this machine reaches it. */
+export function localUrl(settings: LocalSettings, port: number): string {
+  return `http://${reachableHost(settings.host)}:${port}`;
 }
 
 export function writeEmulatorEnv(paths: LocalPaths, env: Record<string, string>): void {
@@ -94,6 +126,7 @@ export function apiEnv(settings: LocalSettings, emulatorEnv: Record<string, stri
   return {
     ...emulatorEnv,
     PORT: String(settings.ports.api),
+    HOST: settings.host,
     OCD_API_KEYS: `${settings.tenant}:${settings.apiKey}`,
     // Local webhooks usually point at a receiver on this machine.
     OCD_ALLOW_PRIVATE_WEBHOOKS: 'true',
@@ -110,5 +143,6 @@ export function workerEnv(settings: LocalSettings, emulatorEnv: Record<string, s
     OCD_MODEL_CACHE_DIR: join(paths.cache, 'models'),
     OCD_PROVIDER: process.env.OCD_PROVIDER ?? 'cpu',
     OCD_HEALTH_PORT: String(healthPort),
+    OCD_HEALTH_HOST: settings.host,
   };
 }

@@ -4,7 +4,6 @@
  * playground in a real browser.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, type JobView } from '../../cli/api-client.ts';
 import { ffprobeJson } from '../support/media.ts';
 import { CLIPS_DIR, REPO_ROOT } from '../support/paths.ts';
+import { accepts, externalIPv4 } from '../support/loopback.ts';
 import { startLocalStack, type RunningStack } from './local-stack.ts';
 
 const run = promisify(execFile);
@@ -22,6 +22,15 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 const FAST = { frames: { count: 4 }, sampler: { steps: 4 } };
 
 let stack: RunningStack;
+
+/** The report of an edit that ran object-centric for real: as ocd, with a mask from the prompts that is neither empty nor the whole frame. */
+function expectObjectCentric(report: Record<string, unknown>): void {
+  expect(report).toHaveProperty('ranAs', 'ocd');
+  const mask = report.mask as { areaFraction: number; source: string; words: string[] } | null;
+  expect(mask).toMatchObject({ source: 'prompt-difference', words: ['brown', 'bear'] });
+  expect(mask!.areaFraction).toBeGreaterThan(0);
+  expect(mask!.areaFraction).toBeLessThan(1);
+}
 let workDir: string;
 
 beforeAll(async () => {
@@ -48,6 +57,9 @@ describe('the local stack', () => {
     const page = await fetch(`${stack.baseUrl}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<form id="edit-form"');
+    // the API answers on loopback only
+    const external = externalIPv4();
+    if (external) expect(await accepts(external, Number(new URL(stack.baseUrl).port))).toBe(false);
   });
 
   it('edits a real clip through presigned upload, create, poll and download', async () => {
@@ -73,6 +85,7 @@ describe('the local stack', () => {
     expect(Number(preview.width)).toBe(3 * Number(output.width));
     const report = JSON.parse(await readFile(join(workDir, 'report.json'), 'utf8')) as Record<string, unknown>;
     expect(report).toHaveProperty('preset', 'ocd');
+    expectObjectCentric(report);
   });
 
   it('runs the printed curl example as printed', async () => {
@@ -94,18 +107,20 @@ describe('the local stack', () => {
     expect(done.state).toBe('canceled');
   });
 
-  it('works with the CLI client: ocd submit --wait', async () => {
-    const outDir = join(workDir, 'cli');
-    const { stderr } = await run(
-      process.execPath,
-      [join(REPO_ROOT, 'bin/ocd.mjs'), 'submit', CLIP, '--source', 'a brown bear walking', '--target', 'a red tiger walking', '--frames', '4', '--steps', '4',
-        '--api', stack.baseUrl, '--key', stack.apiKey, '--wait', '--out-dir', outDir],
-      { cwd: REPO_ROOT, timeout: 240_000 },
-    );
+  it('runs the printed ocd submit example as printed: the quick start edit runs as ocd with a real mask', async () => {
+    const hint = stack.output().split('\n').find((l) => l.includes('npx ocd submit'))!;
+    const command = hint.slice(hint.indexOf('npx ocd submit'));
+    expect(command).toContain(`--api ${stack.baseUrl}`);
+    // As printed, from the repository, except that the outputs go to a temporary folder instead of ./out.
+    const outDir = await mkdtemp(join(workDir, 'hint-'));
+    expect(command).toMatch(/ --out-dir out$/);
+    const { stderr } = await run('bash', ['-c', command.replace(/ --out-dir out$/, ` --out-dir '${outDir}'`)], { cwd: REPO_ROOT, timeout: 280_000 });
     expect(stderr).toContain('succeeded');
-    expect((await videoFacts(join(outDir, 'output.mp4'))).frames).toBe(4);
-    expect(existsSync(join(outDir, 'report.json'))).toBe(true);
-  });
+    expect(stderr).toMatch(/ran as ocd; mask \d+(\.\d)?% of the frame from the attention of "brown bear" \(prompt-difference\)/);
+    expect((await videoFacts(join(outDir, 'output.mp4'))).frames).toBe(8);
+    const report = JSON.parse(await readFile(join(outDir, 'report.json'), 'utf8')) as Record<string, unknown>;
+    expectObjectCentric(report);
+  }, 300_000);
 
   it('is usable from the playground in a real browser', async () => {
     const { chromium } = await import('playwright-core');
@@ -129,6 +144,10 @@ describe('the local stack', () => {
       await page.waitForFunction(() => (document.getElementById('output-video') as HTMLVideoElement).readyState === 4, undefined, { timeout: 60_000 });
       await page.waitForFunction(() => document.querySelectorAll('#report-table tbody tr').length > 0, undefined, { timeout: 30_000 });
       expect(await page.locator('#error-text').isHidden()).toBe(true);
+      const facts = await page.locator('#report-facts').innerText();
+      expect(facts).toMatch(/Ran as\s+ocd/);
+      expect(facts).toMatch(/Mask\s+\d+(\.\d)?% of the frame, from the attention of "brown bear"/);
+      expect(await page.locator('.panel-labels').innerText()).toMatch(/Input[\s\S]*Mask[\s\S]*Output/);
       await page.screenshot({ path: join(ARTIFACTS, 'playground.png'), fullPage: true });
     } finally {
       await browser.close();

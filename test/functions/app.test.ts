@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { HTTPException } from 'hono/http-exception';
 import { createApp } from '../../functions/app.ts';
@@ -6,6 +8,7 @@ import { PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/errors.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
 import { uploadKey } from '../../shared/s3-keys.ts';
 import { fakeDeps, TEST_KEYS, videoBytes, type FakeDeps } from './fakes.ts';
+import { REPO_ROOT } from '../support/paths.ts';
 
 let deps: FakeDeps;
 let app: ReturnType<typeof createApp>;
@@ -97,10 +100,26 @@ describe('meta routes', () => {
     await expectProblem(await app.request('/v2/nothing'), 404, 'not_found');
   });
 
-  it('serves the interactive reference at /docs', async () => {
+  it('serves the interactive reference at /docs with its script and stylesheet from this server (works offline)', async () => {
     const response = await app.request('/docs');
     expect(response.status).toBe(200);
-    expect(await response.text()).toContain('/openapi.json');
+    const page = await response.text();
+    expect(page).toContain('/openapi.json');
+    const assets = [...page.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]);
+    expect(assets).toHaveLength(2);
+    for (const asset of assets) {
+      expect(asset).toMatch(/^\/docs\/assets\//); // no CDN
+      const served = await app.request(asset);
+      expect(served.status).toBe(200);
+      expect((await served.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+    }
+    expect((await app.request('/docs/assets/swagger-ui-dist/package.json')).status).toBe(404);
+  });
+
+  it('pins the swagger-ui-dist release package.json installs', async () => {
+    const { SWAGGER_UI_VERSION } = await import('../../functions/routes/meta.ts');
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies['swagger-ui-dist']).toBe(SWAGGER_UI_VERSION);
   });
 });
 

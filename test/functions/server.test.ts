@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { accepts, externalIPv4 } from '../support/loopback.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 
 let child: ChildProcess | undefined;
@@ -47,5 +48,8 @@ describe('functions/server.ts', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
     const doc = await (await fetch(`http://127.0.0.1:${result.port}/openapi.json`)).json();
     expect(doc.openapi).toBe('3.1.0');
+    // loopback only, unless HOST says otherwise
+    const external = externalIPv4();
+    if (external) expect(await accepts(external, result.port!)).toBe(false);
   });
 });

@@ -60,6 +60,7 @@ describe('gpu-runner/Dockerfile', () => {
     expect(of('ENV', depsStage).map((e) => e.args)).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
     const install = of('RUN', depsStage).map((r) => r.args).join('\n');
     expect(install).toMatch(/npm ci --omit=dev/);
+    expect(install).toContain('--ignore-scripts=false'); // the project .npmrc turns install scripts off
     expect(install).toContain('libonnxruntime_providers_cuda.so');
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  blendLatents, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent,
+  attentionSaliency, rangeNormalize, blendLatents, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent,
   poolMask, restrictMap,
 } from '../../../gpu-runner/engine/ocs.ts';
 
@@ -88,5 +88,22 @@ describe('decoupledSchedule', () => {
     expect(decoupledSchedule(20, 0.5, 0.25)).toEqual({ decoupledSteps: 10, backgroundSteps: [0, 3, 6] });
     expect(decoupledSchedule(20, 0.5, 1).backgroundSteps).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(decoupledSchedule(20, 0, 0.25)).toEqual({ decoupledSteps: 0, backgroundSteps: [] });
+  });
+});
+
+describe('auto saliency from word attention', () => {
+  it('range-normalizes each frame between its own minimum and maximum; a flat frame becomes 0', () => {
+    const v = Float32Array.of(0.2, 0.25, 0.3, 0.3, 0.3, 0.3);
+    expect([...rangeNormalize(v, 2)].map((x) => +x.toFixed(6))).toEqual([0, 0.5, 1, 0, 0, 0]);
+  });
+
+  it('cuts a weak peak out of its background, where dividing by the maximum alone would keep the whole frame', () => {
+    // softmax-like attention: never 0, a peak only 1.5x the floor in the middle 2x2 of a 4x4 frame
+    const att = new Float32Array(16).fill(0.02);
+    for (const i of [5, 6, 9, 10]) att[i] = 0.03;
+    const mask = attentionSaliency(att, 1, 4, 4, 0.3, 0);
+    expect([...mask]).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+    expect(maskArea(attentionSaliency(att, 1, 4, 4, 0.3, 1))).toBe(1); // dilated by 1: the whole 4x4
+    expect(maskArea(attentionSaliency(new Float32Array(16).fill(0.02), 1, 4, 4, 0.3, 1))).toBe(0); // flat: nothing
   });
 });

@@ -169,6 +169,25 @@ describe('object-centric sampling', () => {
     expect(result.report.tokenStepsRelative).toBeLessThan(1);
   });
 
+  it('by default (no mask, no blend words) follows the attention of the words the prompts differ in, and runs as ocd', async () => {
+    const result = await run({ sampler: { steps: 4 } });
+    expect(result.report.ranAs).toBe('ocd');
+    expect(result.report.note).toBeUndefined();
+    expect(result.report.mask).toMatchObject({ source: 'prompt-difference', words: ['brown', 'bear'] });
+    expect(result.report.mask!.areaFraction).toBeGreaterThan(0);
+    expect(result.report.mask!.areaFraction).toBeLessThan(1);
+  });
+
+  it('with prompts in the same words, follows the target content words; with nothing to follow, says why it ran as optimized', async () => {
+    const same = await run({ sourcePrompt: 'a bear walking', targetPrompt: 'a bear walking', sampler: { steps: 4 } });
+    expect(same.report.ranAs).toBe('ocd');
+    expect(same.report.mask).toMatchObject({ source: 'target-content-words', words: ['bear', 'walking'] });
+    const none = await run({ sourcePrompt: 'a the', targetPrompt: 'the a', sampler: { steps: 4 } });
+    expect(none.report.ranAs).toBe('optimized');
+    expect(none.report.mask).toBeNull();
+    expect(none.report.note).toMatch(/no words to follow for the auto mask.*ran as optimized/);
+  });
+
   it('runs as optimized and says so when there is no mask source', async () => {
     const result = await run({ preset: 'ocd', sampler: { steps: 4 }, ocd: { mask: 'none' } });
     expect(result.report.ranAs).toBe('optimized');
