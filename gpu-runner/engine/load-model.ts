@@ -5,12 +5,13 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { saveModel } from '../graph/index.ts';
+import { readModelIO, saveModel } from '../graph/index.ts';
 import { componentGraph, builderVersion } from '../models/bundle/component-graphs.ts';
 import { cachedGraph, weightsFingerprint } from '../models/bundle/graph-cache.ts';
 import { loadModelFolder, type ModelFolder } from '../models/bundle/model-folder.ts';
 import { parseUNetConfig } from '../models/unet/config.ts';
 import { buildUNetGraph } from '../models/unet/unet.ts';
+import { ResidentSessions, type ResidentGraph } from '../runtime/resident-sessions.ts';
 import { createSession, runSession, type ModelSession } from '../runtime/session.ts';
 import { float32Tensor, int64Tensor, tensorToFloat32, tensorToInt64, type TensorMap } from '../runtime/tensors.ts';
 import { EngineError } from './errors.ts';
@@ -28,6 +29,13 @@ export interface LoadEditModelOptions {
   readonly threads?: number;
   /** Weight storage inside graphs. @default 'float32' */
   readonly weightStorage?: 'float32' | 'float16';
+  /**
+   * UNet variant sessions open at once. Each open variant holds its own copy of the UNet weights (onnxruntime
+   * cannot share initializers between sessions), so 1 keeps one copy: a variant opens on its first run and
+   * releases the least recently used. Infinity keeps every variant warm (faster across edits, a copy each).
+   * @default 1
+   */
+  readonly residentUNets?: number;
 }
 
 type Feed = Tensor | IntTensor;
@@ -50,14 +58,15 @@ function fromOrt(outputs: TensorMap): Record<string, Tensor | IntTensor> {
   return out;
 }
 
-function runnerFor(session: ModelSession, meta: unknown): UNetRunner {
+function runnerFor(graph: ResidentGraph, meta: unknown): UNetRunner {
+  // names from the file, so describing a variant does not open (and hold) its session
+  const { inputNames, outputNames } = readModelIO(graph.path);
   return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
+    inputNames,
+    outputNames,
     meta,
     async run(feeds) {
-      const outputs = await runSession(session, toOrtFeeds(feeds));
-      return fromOrt(outputs);
+      return fromOrt(await graph.run(toOrtFeeds(feeds)));
     },
   };
 }
@@ -101,6 +110,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
   const tokenizer = openPromptTokenizer(folder.tokenizer.vocabPath, folder.tokenizer.mergesPath);
   const text = await open((await componentGraph(folder, 'text_encoder', opts.cacheDir, { weightStorage: opts.weightStorage })).path);
   const unets = new Map<string, Promise<UNetRunner>>();
+  const unetSessions = new ResidentSessions(opts.residentUNets ?? 1, sessionOptions);
 
   const vaeSession = async (component: 'vae_encoder' | 'vae_decoder', height: number, width: number) =>
     open((await componentGraph(folder, component, opts.cacheDir, { height, width, weightStorage: opts.weightStorage })).path);
@@ -122,7 +132,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
     });
     const metaPath = join(dirname(graph.path), 'meta.json');
     const meta = existsSync(metaPath) ? JSON.parse(readFileSync(metaPath, 'utf8')) as unknown : null;
-    return runnerFor(await open(graph.path), meta);
+    return runnerFor(unetSessions.graph(graph.path), meta);
   };
 
   return {
@@ -169,6 +179,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       return pending;
     },
     async dispose() {
+      await unetSessions.releaseAll();
       await Promise.all(sessions.map((s) => s.dispose()));
       folder.dispose();
     },
