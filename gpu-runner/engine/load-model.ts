@@ -41,6 +41,11 @@ export interface LoadEditModelOptions {
   readonly residentUNets?: number;
   /** Arithmetic of every graph: 'float16' for GPU providers (float32 islands where precision needs it). @default 'float32' */
   readonly compute?: 'float32' | 'float16';
+  /**
+   * Query rows per attention chunk in the UNet where no hook needs whole maps: exact attention whose score matrix
+   * never exceeds chunk x keys (for 512 px: 4096 tokens a frame). @default - unchunked
+   */
+  readonly attentionQueryChunk?: number;
 }
 
 type Feed = Tensor | IntTensor;
@@ -132,12 +137,13 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       component: 'unet',
       weights: weightsFingerprint([folder.unet.weightsPath]),
       builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
-      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32', ...(opts.compute === 'float16' ? { compute: 'float16' } : {}) }),
+      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32', ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}) }),
     };
     const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
       const hooks = variant.hooks?.();
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
+        attentionQueryChunk: opts.attentionQueryChunk,
       });
       saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'unet');
       writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
