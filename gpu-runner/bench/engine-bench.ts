@@ -162,14 +162,12 @@ export async function benchPresets(config: PresetBenchConfig): Promise<PresetBen
 
   const profile = config.fatezeroProfileSteps ?? null;
   const fatezeroRequest: EditRequest = { ...common, preset: 'fatezero', ...(profile ? { sampler: { steps: profile }, inversion: { steps: profile } } : {}) };
-  let estimateCheck: PresetBenchResult['estimateCheck'] = null;
-  if (profile && config.checkEstimate) {
-    const full = await runOne('fatezero-full', { ...common, preset: 'fatezero' }, false);
-    const profiled = await runOne('fatezero', fatezeroRequest, false);
-    estimateCheck = { profileSteps: profile, estimated: estimateDefaultSteps(profiled.out, FATEZERO_DEFAULT_STEPS), measured: endToEnd(full.out) };
-  }
+  // the full run comes first, so the profile (the table's row) runs with the graphs already built, as it would alone
+  const full = profile && config.checkEstimate ? await runOne('fatezero-full', { ...common, preset: 'fatezero' }, false) : null;
+  const profiled = await runOne('fatezero', fatezeroRequest, false);
+  const estimateCheck = full ? { profileSteps: profile as number, estimated: estimateDefaultSteps(profiled.out, FATEZERO_DEFAULT_STEPS), measured: endToEnd(full.out) } : null;
   const runs = [
-    await runOne('fatezero', fatezeroRequest, false),
+    profiled,
     await runOne('optimized', { ...common, preset: 'optimized' }, false),
     await runOne('ocd', { ...common, preset: 'ocd', ocd: { mask: 'video' } }, true),
   ];
@@ -264,10 +262,14 @@ export function formatPresetBench(result: PresetBenchResult): string {
   lines.push('Targets (issue 3, measured in this run):');
   lines.push(`- optimized >= 2.5x faster than fatezero: ${opt.speedup.toFixed(2)}x, ${check(opt.speedup >= 2.5)}`);
   lines.push(`- ocd >= 4x faster than fatezero: ${ocd.speedup.toFixed(2)}x, ${check(ocd.speedup >= 4)}`);
-  const storeRatio = ocd.out.report.attentionStore.bytes / fz.out.report.attentionStore.bytes;
-  lines.push(`- ocd attention-store bytes <= 1/10 of fatezero's: ${(storeRatio * 100).toFixed(1)}%, ${check(storeRatio <= 0.1)}`);
-  const rssRatio = ocd.out.report.peakRssBytes / fz.out.report.peakRssBytes;
-  lines.push(`- ocd peak RSS <= 1/2 of fatezero's: ${(rssRatio * 100).toFixed(1)}%, ${check(rssRatio <= 0.5)}`);
+  if (config.fatezeroProfileSteps) {
+    lines.push('- store bytes and peak RSS against fatezero: not comparable here (fatezero ran a short profile, which stores fewer steps)');
+  } else {
+    const storeRatio = ocd.out.report.attentionStore.bytes / fz.out.report.attentionStore.bytes;
+    lines.push(`- ocd attention-store bytes <= 1/10 of fatezero's: ${(storeRatio * 100).toFixed(1)}%, ${check(storeRatio <= 0.1)}`);
+    const rssRatio = ocd.out.report.peakRssBytes / fz.out.report.peakRssBytes;
+    lines.push(`- ocd peak RSS <= 1/2 of fatezero's: ${(rssRatio * 100).toFixed(1)}%, ${check(rssRatio <= 0.5)}`);
+  }
   if (opt.backgroundError !== null && ocd.backgroundError !== null) {
     lines.push(`- ocd background error within 10% of optimized's: ${fmt(ocd.backgroundError, 4)} vs ${fmt(opt.backgroundError, 4)} (${((ocd.backgroundError / opt.backgroundError - 1) * 100).toFixed(1)}%), ${check(ocd.backgroundError <= 1.1 * opt.backgroundError)}`);
   }
