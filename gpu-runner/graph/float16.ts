@@ -10,7 +10,8 @@ import { type AttributeValue, type GraphModel, type NodeRecord, type Initializer
 import { type DType, toFloat16 } from './tensor-data.ts';
 
 /** Op types computed in float32 under float16 compute. */
-export const FLOAT32_OPS: ReadonlySet<string> = new Set(['InstanceNormalization', 'LayerNormalization', 'GroupNormalization', 'Softmax']);
+// ScatterElements(reduction add) sums merged tokens (ToMe); the CPU provider has no float16 kernel for it
+export const FLOAT32_OPS: ReadonlySet<string> = new Set(['InstanceNormalization', 'LayerNormalization', 'GroupNormalization', 'Softmax', 'ScatterElements']);
 
 /** Node-name scopes computed in float32 (diffusers module paths: the timestep projection and its MLP). */
 export const FLOAT32_SCOPES: readonly string[] = ['time_proj', 'time_embedding'];
