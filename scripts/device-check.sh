@@ -14,6 +14,11 @@
 #                                      (tiny configs, 64 and 128 px, a 2-frame 2-step edit on the tiny bundle).
 #
 # Output: summary.md and result.json in --out (default: $OUT when set, else device-check-out/).
+#
+# Size: .devcarry is ~38 MB (node.xz 24, ort.tar.xz 13, the rest small) and the tracked tree ~45 MB, over the
+# 64 MiB one device call may carry. Carried files stay on a warm machine between calls, so carry node.xz in one
+# call (split in two halves if needed: `split -n 2`, joined with `cat` in the last call) and the rest in the next,
+# back to back. Not yet run on a GPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-}"
@@ -27,9 +32,11 @@ prepare() {
   npx esbuild scripts/device-check.ts --bundle --platform=node --format=esm --target=node20 \
     --external:onnxruntime-node --outfile="$CARRY/device-check.mjs" \
     --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-  xz -T0 -6 -c "$(command -v node)" > "$CARRY/node.xz"
-  tar -cJf "$CARRY/ort.tar.xz" node_modules/onnxruntime-common node_modules/onnxruntime-node/package.json \
-    node_modules/onnxruntime-node/dist node_modules/onnxruntime-node/bin/napi-v6/linux/x64
+  # the node binary compresses slowly (minutes on two cores): kept when already there
+  [ -s "$CARRY/node.xz" ] || { xz -T0 -6 -c "$(command -v node)" > "$CARRY/node.xz.tmp" && mv "$CARRY/node.xz.tmp" "$CARRY/node.xz"; }
+  # GNU tar exits 1 when a file's ctime moves while it reads (another process loading the library): still complete
+  tar --warning=no-file-changed -cJf "$CARRY/ort.tar.xz" node_modules/onnxruntime-common node_modules/onnxruntime-node/package.json \
+    node_modules/onnxruntime-node/dist node_modules/onnxruntime-node/bin/napi-v6/linux/x64 || [ $? -eq 1 ]
   ffmpeg -v error -y -i assets/clips/car-turn.mp4 -vf "scale=256:256" -frames:v 8 -f rawvideo -pix_fmt rgb24 "$CARRY/frames-256.rgb"
   # the Vulkan loader the GPU machine may lack (its NVIDIA driver ships the ICD, not the loader)
   mkdir -p .gl /tmp/amd64/partial
