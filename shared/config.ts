@@ -77,7 +77,8 @@ const WorkerEnvSchema = ResourceEnvSchema.extend({
   OCD_MODEL_DIR: z.string().optional(),
   OCD_MODEL_URI: z.string().regex(/^s3:\/\/[^/]+\/.*/, 'must look like s3://bucket/prefix').optional(),
   OCD_MODEL_CACHE_DIR: z.string().default('.cache/models'),
-  OCD_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+  // 'auto': the first of cuda, webgpu, cpu that works on the machine (gpu-runner/runtime/provider-choice.ts)
+  OCD_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
   OCD_GRACE_SECONDS: positiveInt(100),
   OCD_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   // In a container the health check comes from outside the process's loopback; the local stack sets 127.0.0.1.
@@ -128,7 +129,7 @@ export interface WorkerConfig extends ResourceConfig {
   modelDir?: string;
   modelUri?: string;
   modelCacheDir: string;
-  provider: 'cpu' | 'cuda';
+  provider: 'cpu' | 'cuda' | 'webgpu' | 'auto';
   graceSeconds: number;
   healthPort?: number;
   healthHost: string;

@@ -11,7 +11,7 @@ import { describeRun } from '../../gpu-runner/engine/report.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
 import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
 import { ensureTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
-import { parseDevice } from '../../gpu-runner/runtime/providers.ts';
+import { parseProviderSetting } from '../../gpu-runner/runtime/providers.ts';
 import { ProgressBar } from '../progress.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 
@@ -27,7 +27,7 @@ ${EDIT_FLAGS_HELP}
   --model <dir>                     diffusers SD1.x folder (default: the tiny random bundle, generated on first use)
   --out <file>                      output video (default: <video name>.edited.mp4 here); the side-by-side preview
                                     (input | mask | output) and report.json go to <out name>.files/ beside it
-  --provider cpu|cuda               onnxruntime device (cpu)
+  --provider cpu|cuda|webgpu|auto   onnxruntime device (cpu); auto takes the first that works
   --threads N                       threads per op
   --cache-dir <dir>                 graph/model cache (.cache/ under the repository)`;
 
@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     const request = requestFromArgs(values);
     if (values.mask && !existsSync(values.mask)) throw new Error(`--mask ${values.mask} does not exist.`);
     options = resolveOptions(request, { hasMaskVideo: !!values.mask });
-    provider = parseDevice(values.provider ?? 'cpu');
+    provider = parseProviderSetting(values.provider ?? 'cpu');
     threads = values.threads === undefined ? undefined : Number(values.threads);
     if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new Error(`--threads must be a whole number above 0, got '${values.threads}'.`);
   } catch (error) {

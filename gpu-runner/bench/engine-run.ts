@@ -18,6 +18,8 @@ export interface RunSpec {
   outDir: string;
   threads?: number;
   weightStorage?: 'float32' | 'float16';
+  /** UNet attention query chunk (bounded memory at 512 px). */
+  attentionQueryChunk?: number;
 }
 
 export interface RunOutput {
@@ -31,7 +33,7 @@ export interface RunOutput {
 
 async function main(spec: RunSpec): Promise<void> {
   const start = performance.now();
-  const model = await loadEditModel(spec.modelDir, { provider: 'cpu', cacheDir: spec.cacheDir, threads: spec.threads, weightStorage: spec.weightStorage });
+  const model = await loadEditModel(spec.modelDir, { provider: 'cpu', cacheDir: spec.cacheDir, threads: spec.threads, weightStorage: spec.weightStorage, attentionQueryChunk: spec.attentionQueryChunk });
   const options = resolveOptions(spec.request, { hasMaskVideo: !!spec.maskPath });
   const size = options.size ?? model.facts.defaultSize;
   // warm the VAE sessions at this size so their creation does not count as encode/decode time

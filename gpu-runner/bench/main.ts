@@ -7,6 +7,9 @@
  *   npm run bench -- --no-tiny          (rewrites the section from the tables saved under <cache>/bench)
  *   npm run bench -- --tome [--size 128] [--steps N]   (only the token-merging scope comparison, issue 11, on the tiny
  *                                       bundle at N steps; writes its own section)
+ *   npm run bench -- --sd15 --no-tiny --size 512 --fatezero-profile 5 [--attention-chunk 1024] [--check-estimate]
+ *       (512 px: fatezero estimated from a 5-step profile, attention in query chunks; --check-estimate also runs
+ *       fatezero in full to compare, meant for 256 px)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -79,6 +82,8 @@ async function main(): Promise<number> {
       sd15: { type: 'boolean' }, 'sd15-steps': { type: 'string' }, clip: { type: 'string' }, frames: { type: 'string' },
       size: { type: 'string' }, 'no-sweep': { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'cache-dir': { type: 'string' },
       'no-tiny': { type: 'boolean' }, tome: { type: 'boolean' }, steps: { type: 'string' },
+      'fatezero-profile': { type: 'string' }, 'check-estimate': { type: 'boolean' },
+      'attention-chunk': { type: 'string' },
     },
   });
   const cacheDir = resolveCacheDir(values['cache-dir']);
@@ -90,6 +95,16 @@ async function main(): Promise<number> {
   }
   const frames = Number(values.frames ?? 8);
   const size = values.size ? Number(values.size) : 256;
+  const positive = (name: string, value: string | undefined): number | null => {
+    if (value === undefined) return null;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --${name} must be a positive integer, got '${value}'`);
+    return n;
+  };
+  const fatezeroProfileSteps = positive('fatezero-profile', values['fatezero-profile']);
+  // at 512 px a frame has 4096 tokens: chunk attention so no score matrix holds more than 1024 query rows
+  const attentionQueryChunk = positive('attention-chunk', values['attention-chunk']) ?? (size >= 512 ? 1024 : undefined);
+  const big = { fatezeroProfileSteps, checkEstimate: values['check-estimate'] ?? false, attentionQueryChunk };
   const bpe = CLIP_VOCAB_GZ;
   const workDir = join(cacheDir, 'bench');
   const log = (line: string) => console.error(line);
@@ -122,14 +137,15 @@ async function main(): Promise<number> {
   if (!values['no-tiny']) {
     const modelDir = ensureTinyBundle({ cacheDir, bpeVocabGzPath: bpe });
     log('bench (a): tiny bundle');
-    results.push(await benchPresets({ label: 'tiny bundle', modelDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames, size, workDir, sweep: values['no-sweep'] ? [] : SWEEP, log }));
+    results.push(await benchPresets({ label: 'tiny bundle', modelDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames, size, workDir, sweep: values['no-sweep'] ? [] : SWEEP, log, ...big }));
     console.log(formatPresetBench(results[results.length - 1]));
   }
   if (values.sd15) {
     log('bench (b): random-weight SD1.5-config bundle (generated on first use, ~4.3 GB)');
     const modelDir = ensureRandomSD15Bundle({ cacheDir, bpeVocabGzPath: bpe });
     const steps = values['sd15-steps'] ? Number(values['sd15-steps']) : null;
-    results.push(await benchPresets({ label: 'SD1.5 configs, random weights', modelDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames, size, workDir, steps, weightStorage: 'float16', log }));
+    const label = size === 256 ? 'SD1.5 configs, random weights' : `SD1.5 configs, random weights, ${size} px`;
+    results.push(await benchPresets({ label, modelDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames, size, workDir, steps, weightStorage: 'float16', log, ...big }));
     console.log(formatPresetBench(results[results.length - 1]));
   }
 
@@ -149,7 +165,7 @@ async function main(): Promise<number> {
     ].join('\n');
     // each bench's table is kept under the cache, so separate invocations (tiny now, SD1.5 later) combine
     for (const r of results) writeFileSync(join(workDir, `${r.config.label.replace(/[^a-z0-9]+/gi, '-')}.md`), formatPresetBench(r));
-    const parts = ['tiny bundle', 'SD1.5 configs, random weights']
+    const parts = ['tiny bundle', 'SD1.5 configs, random weights', 'SD1.5 configs, random weights, 512 px']
       .map((label) => join(workDir, `${label.replace(/[^a-z0-9]+/gi, '-')}.md`))
       .filter((file) => existsSync(file))
       .map((file) => readFileSync(file, 'utf8'));

@@ -5,12 +5,15 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { saveModel } from '../graph/index.ts';
+import { readModelIO, saveModel, toFloat16Compute } from '../graph/index.ts';
 import { componentGraph, builderVersion } from '../models/bundle/component-graphs.ts';
 import { cachedGraph, weightsFingerprint } from '../models/bundle/graph-cache.ts';
 import { loadModelFolder, type ModelFolder } from '../models/bundle/model-folder.ts';
 import { parseUNetConfig } from '../models/unet/config.ts';
 import { buildUNetGraph } from '../models/unet/unet.ts';
+import { chooseProvider, describeChoice } from '../runtime/provider-choice.ts';
+import type { ProviderSetting } from '../runtime/providers.ts';
+import { ResidentSessions, type ResidentGraph } from '../runtime/resident-sessions.ts';
 import { createSession, runSession, type ModelSession } from '../runtime/session.ts';
 import { float32Tensor, int64Tensor, tensorToFloat32, tensorToInt64, type TensorMap } from '../runtime/tensors.ts';
 import { EngineError } from './errors.ts';
@@ -21,13 +24,28 @@ import { openPromptTokenizer } from './tokenizer.ts';
 export const ENGINE_GRAPH_VERSION = 1;
 
 export interface LoadEditModelOptions {
-  readonly provider: 'cpu' | 'cuda';
+  /** A device, or 'auto' for the first of cuda, webgpu, cpu that works here (the choice is in `facts.provider`). */
+  readonly provider: ProviderSetting;
   /** Cache root for built graphs. */
   readonly cacheDir: string;
   /** Threads per op. @default - onnxruntime's choice */
   readonly threads?: number;
   /** Weight storage inside graphs. @default 'float32' */
   readonly weightStorage?: 'float32' | 'float16';
+  /**
+   * UNet variant sessions open at once. Each open variant holds its own copy of the UNet weights (onnxruntime
+   * cannot share initializers between sessions), so 1 keeps one copy: a variant opens on its first run and
+   * releases the least recently used. Infinity keeps every variant warm (faster across edits, a copy each).
+   * @default 1
+   */
+  readonly residentUNets?: number;
+  /** Arithmetic of every graph: 'float16' for GPU providers (float32 islands where precision needs it). @default 'float32' */
+  readonly compute?: 'float32' | 'float16';
+  /**
+   * Query rows per attention chunk in the UNet where no hook needs whole maps: exact attention whose score matrix
+   * never exceeds chunk x keys (for 512 px: 4096 tokens a frame). @default - unchunked
+   */
+  readonly attentionQueryChunk?: number;
 }
 
 type Feed = Tensor | IntTensor;
@@ -50,14 +68,15 @@ function fromOrt(outputs: TensorMap): Record<string, Tensor | IntTensor> {
   return out;
 }
 
-function runnerFor(session: ModelSession, meta: unknown): UNetRunner {
+function runnerFor(graph: ResidentGraph, meta: unknown): UNetRunner {
+  // names from the file, so describing a variant does not open (and hold) its session
+  const { inputNames, outputNames } = readModelIO(graph.path);
   return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
+    inputNames,
+    outputNames,
     meta,
     async run(feeds) {
-      const outputs = await runSession(session, toOrtFeeds(feeds));
-      return fromOrt(outputs);
+      return fromOrt(await graph.run(toOrtFeeds(feeds)));
     },
   };
 }
@@ -74,7 +93,13 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
   } catch (error) {
     throw new EngineError('model_unavailable', `Cannot load the model folder ${modelDir}: ${(error as Error).message}`, { cause: error });
   }
-  const sessionOptions = { provider: opts.provider, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
+  let choice;
+  try {
+    choice = await chooseProvider(opts.provider);
+  } catch (error) {
+    throw new EngineError('model_unavailable', (error as Error).message, { cause: error });
+  }
+  const sessionOptions = { provider: choice.device, ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}) };
   const sessions: ModelSession[] = [];
   const open = async (path: string) => {
     const s = await createSession(path, sessionOptions);
@@ -96,33 +121,36 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
     blockChannels: unetConfig.block_out_channels,
     attentionLevels,
     identity,
+    provider: describeChoice(choice),
     schedulerConfig: folder.scheduler.config,
   };
   const tokenizer = openPromptTokenizer(folder.tokenizer.vocabPath, folder.tokenizer.mergesPath);
-  const text = await open((await componentGraph(folder, 'text_encoder', opts.cacheDir, { weightStorage: opts.weightStorage })).path);
+  const text = await open((await componentGraph(folder, 'text_encoder', opts.cacheDir, { weightStorage: opts.weightStorage, compute: opts.compute })).path);
   const unets = new Map<string, Promise<UNetRunner>>();
+  const unetSessions = new ResidentSessions(opts.residentUNets ?? 1, sessionOptions);
 
   const vaeSession = async (component: 'vae_encoder' | 'vae_decoder', height: number, width: number) =>
-    open((await componentGraph(folder, component, opts.cacheDir, { height, width, weightStorage: opts.weightStorage })).path);
+    open((await componentGraph(folder, component, opts.cacheDir, { height, width, weightStorage: opts.weightStorage, compute: opts.compute })).path);
 
   const buildVariant = async (variant: UNetVariant): Promise<UNetRunner> => {
     const key = {
       component: 'unet',
       weights: weightsFingerprint([folder.unet.weightsPath]),
       builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
-      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32' }),
+      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32', ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}) }),
     };
     const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
       const hooks = variant.hooks?.();
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
+        attentionQueryChunk: opts.attentionQueryChunk,
       });
-      saveModel(model, tmp, 'unet');
+      saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'unet');
       writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
     });
     const metaPath = join(dirname(graph.path), 'meta.json');
     const meta = existsSync(metaPath) ? JSON.parse(readFileSync(metaPath, 'utf8')) as unknown : null;
-    return runnerFor(await open(graph.path), meta);
+    return runnerFor(unetSessions.graph(graph.path), meta);
   };
 
   return {
@@ -169,6 +197,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       return pending;
     },
     async dispose() {
+      await unetSessions.releaseAll();
       await Promise.all(sessions.map((s) => s.dispose()));
       folder.dispose();
     },

@@ -67,6 +67,8 @@ export interface ModelFacts {
   readonly attentionLevels: readonly number[];
   /** content hash of the bundle, for the report */
   readonly identity: string;
+  /** The device the sessions run on and how it was chosen, e.g. 'webgpu (asked auto; cuda skipped: ...)'. */
+  readonly provider?: string;
   /** scheduler_config.json as parsed JSON */
   readonly schedulerConfig: unknown;
 }

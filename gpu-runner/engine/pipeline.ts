@@ -698,7 +698,7 @@ function buildReport(r: { args: RunEditArgs; geometry: Geometry; prompts: Prompt
     note: edited.note,
     options: args.options,
     seed: args.options.seed,
-    model: { identity: args.model.facts.identity },
+    model: { identity: args.model.facts.identity, provider: args.model.facts.provider },
     frames: geo.frames,
     size: { width: geo.width, height: geo.height, latentWidth: geo.latentWidth, latentHeight: geo.latentHeight },
     controller: r.prompts.controller,

@@ -31,7 +31,7 @@ export interface EditReport {
   /** every knob, resolved */
   options: EditOptions;
   seed: number;
-  model: { identity: string };
+  model: { identity: string; provider?: string };
   frames: number;
   size: { width: number; height: number; latentWidth: number; latentHeight: number };
   controller: 'refine' | 'replace';

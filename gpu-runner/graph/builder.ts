@@ -57,6 +57,11 @@ export interface GraphBuilderOptions {
    * float32 in the graph so the arithmetic stays fp32. @default 'float32'
    */
   readonly weightStorage?: 'float32' | 'float16';
+  /**
+   * Default query rows per attention chunk for the attention blocks built into this graph (exact attention in
+   * bounded memory, models/blocks/attention.ts `chunkedAttention`). @default - unchunked
+   */
+  readonly attentionQueryChunk?: number;
 }
 
 /** The model a builder produces: plain records that `serializeModel`/`saveModel` turn into ONNX protobuf. */
@@ -84,6 +89,7 @@ export class GraphBuilder {
   readonly opset: number;
   readonly keepInitializers: boolean;
   readonly weightStorage: 'float32' | 'float16';
+  readonly attentionQueryChunk: number | undefined;
   private readonly name: string;
   private readonly nodes: NodeRecord[] = [];
   private readonly inputs: ValueInfo[] = [];
@@ -99,6 +105,7 @@ export class GraphBuilder {
     this.opset = options.opset ?? 21;
     this.keepInitializers = (options.initializers ?? 'keep') === 'keep';
     this.weightStorage = options.weightStorage ?? 'float32';
+    this.attentionQueryChunk = options.attentionQueryChunk;
   }
 
   // ---- structure ---------------------------------------------------------------------------------------

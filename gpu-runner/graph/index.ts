@@ -2,3 +2,4 @@
 export * from './builder.ts';
 export * from './tensor-data.ts';
 export * from './serialize.ts';
+export * from './float16.ts';

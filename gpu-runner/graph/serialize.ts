@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { AttributeValue, GraphModel, InitializerRecord, ValueInfo } from './builder.ts';
@@ -118,4 +118,20 @@ export function saveModel(model: GraphModel, dir: string, name: string): string 
   const modelPath = join(dir, `${name}.onnx`);
   writeFileSync(modelPath, modelProto(model, externals));
   return modelPath;
+}
+
+/**
+ * The input and output names of a saved .onnx file, read from its protobuf alone (the side file is not read),
+ * so a caller can describe a graph without opening an onnxruntime session for it.
+ */
+export function readModelIO(path: string): { inputNames: string[]; outputNames: string[] } {
+  const model = onnx.ModelProto.decode(readFileSync(path));
+  const graph = model.graph;
+  if (!graph) throw new Error(`${path} holds no graph`);
+  const initializers = new Set((graph.initializer ?? []).map((i) => i.name));
+  // older exporters list initializers among the inputs; they are not feeds
+  return {
+    inputNames: (graph.input ?? []).map((i) => String(i.name)).filter((n) => !initializers.has(n)),
+    outputNames: (graph.output ?? []).map((o) => String(o.name)),
+  };
 }

@@ -22,6 +22,13 @@ export interface SessionOptions {
   readonly enableCpuMemArena?: boolean;
   /** 0 verbose .. 4 fatal. @default 3 (errors only) */
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Outputs left on the device ('gpu-buffer') instead of copied to the host, by name (or all). A device output can
+   * be fed to a later run of any session on the same provider without a host round trip (attention maps recorded
+   * in inversion and read in editing). Only the WebGPU provider supports it in onnxruntime-node 1.30; the CPU and
+   * CUDA providers hand every output to the host. @default - every output on the host
+   */
+  readonly deviceOutputs?: 'all' | readonly string[];
 }
 
 /** Where `runSession` reports extra feeds and failed runs. @default console */
@@ -51,6 +58,7 @@ function cacheKey(path: string, options: SessionOptions): string {
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     enableCpuMemArena: options.enableCpuMemArena ?? true,
     logSeverityLevel: options.logSeverityLevel ?? 3,
+    deviceOutputs: options.deviceOutputs ?? null,
   };
   return `${path}\u0000${JSON.stringify(normalized)}`;
 }
@@ -61,9 +69,21 @@ function checkThreads(name: string, value: number | undefined): void {
   }
 }
 
+/** onnxruntime's `preferredOutputLocation` for `deviceOutputs`, or nothing. @throws on a provider without it. */
+function outputLocation(options: SessionOptions): Pick<ort.InferenceSession.SessionOptions, 'preferredOutputLocation'> {
+  const wanted = options.deviceOutputs;
+  if (!wanted) return {};
+  const provider = options.provider ?? 'cpu';
+  if (provider !== 'webgpu') {
+    throw new Error(`deviceOutputs needs the webgpu provider: onnxruntime-node's ${provider} provider returns every output to the host`);
+  }
+  return { preferredOutputLocation: wanted === 'all' ? 'gpu-buffer' : Object.fromEntries(wanted.map((name) => [name, 'gpu-buffer' as const])) };
+}
+
 async function openSession(path: string, options: SessionOptions, key: string): Promise<ModelSession> {
   const provider = options.provider ?? 'cpu';
   const inner = await ort.InferenceSession.create(path, {
+    ...outputLocation(options),
     executionProviders: [...providersFor(provider)],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     enableCpuMemArena: options.enableCpuMemArena ?? true,
@@ -95,6 +115,7 @@ async function openSession(path: string, options: SessionOptions, key: string): 
  * @example const unet = await createSession('graphs/unet.onnx', { provider: 'cpu', intraOpNumThreads: 2 });
  */
 export function createSession(path: string, options: SessionOptions = {}): Promise<ModelSession> {
+  outputLocation(options);
   checkThreads('intraOpNumThreads', options.intraOpNumThreads);
   checkThreads('interOpNumThreads', options.interOpNumThreads);
   const key = cacheKey(path, options);
@@ -138,10 +159,49 @@ export async function runSession(session: ModelSession, feeds: TensorMap, logger
   const used: TensorMap = {};
   for (const name of session.inputNames) used[name] = feeds[name];
   try {
-    return await session.inner.run(used);
+    const outputs = await session.inner.run(used);
+    countTraffic(used, outputs);
+    return outputs;
   } catch (error) {
     const inputs = session.inputNames.map((name) => `${name}: ${describeTensor(used[name])}`).join('; ');
     logger.error(`${session.path}: run failed with inputs ${inputs}`);
     throw error;
   }
+}
+
+/** Bytes that crossed between host and device in runs so far: host feeds in, host outputs out. */
+export interface HostTraffic {
+  /** Host-resident feeds (on a GPU provider each is copied to the device). */
+  readonly feedBytes: number;
+  /** Outputs handed to the host (on a GPU provider each is copied from the device). */
+  readonly outputBytes: number;
+  /** Feeds and outputs that stayed on the device ('gpu-buffer'), which cost no host copy. */
+  readonly deviceBytes: number;
+  readonly runs: number;
+}
+
+const traffic = { feedBytes: 0, outputBytes: 0, deviceBytes: 0, runs: 0 };
+
+function tensorBytes(tensor: ort.Tensor): number {
+  return tensor.size * ({ float32: 4, float16: 2, int64: 8, int32: 4, bool: 1 } as Record<string, number>)[tensor.type];
+}
+
+function countTraffic(feeds: TensorMap, outputs: TensorMap): void {
+  traffic.runs++;
+  for (const t of Object.values(feeds)) {
+    if (t.location === 'gpu-buffer') traffic.deviceBytes += tensorBytes(t);
+    else traffic.feedBytes += tensorBytes(t);
+  }
+  for (const t of Object.values(outputs)) {
+    if (t.location === 'gpu-buffer') traffic.deviceBytes += tensorBytes(t);
+    else traffic.outputBytes += tensorBytes(t);
+  }
+}
+
+/**
+ * The host traffic of every `runSession` in this process so far (a snapshot). On the CPU provider every byte is
+ * "host"; on a GPU provider it is what crosses the bus. Subtract two snapshots to measure a stretch of work.
+ */
+export function hostTraffic(): HostTraffic {
+  return { ...traffic };
 }

@@ -4,11 +4,16 @@
  */
 import type { EditOptions } from '../../shared/edit-request.ts';
 
-/** Where the engine runs: onnxruntime's CUDA provider on the GPU image, the CPU elsewhere. */
-export type EngineProvider = 'cpu' | 'cuda';
+/**
+ * Where the engine runs: onnxruntime's CUDA provider on the GPU image, WebGPU where a Vulkan driver is all there
+ * is, the CPU elsewhere; 'auto' takes the first of those that works.
+ */
+export type EngineProvider = 'cpu' | 'cuda' | 'webgpu' | 'auto';
 
 /** A loaded model: graphs built, sessions warm. Kept across jobs; released once at shutdown. */
 export interface EditModel {
+  /** What the model loaded with, e.g. the device 'auto' resolved to (for the log). */
+  readonly facts?: { readonly provider?: string };
   dispose(): Promise<void> | void;
 }
 

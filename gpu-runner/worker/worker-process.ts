@@ -114,7 +114,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
     const loadStarted = Date.now();
     engine = await options.loadEngine();
     model = await engine.loadEditModel(modelDir, { provider: config.provider, cacheDir: join(config.modelCacheDir, 'graphs') });
-    logger.info('model loaded', { modelDir, provider: config.provider, ms: Date.now() - loadStarted });
+    logger.info('model loaded', { modelDir, provider: model.facts?.provider ?? config.provider, ms: Date.now() - loadStarted });
   } catch (error) {
     logger.error('model unavailable: this worker takes no jobs', { error: describeError(error) });
     health?.setPhase('failed', error instanceof Error ? error.message : String(error));

@@ -21,6 +21,11 @@ export interface AttentionCoreOptions {
   readonly mask?: ValueRef;
   /** Sees probabilities [B, heads, Q, K] and returns the tensor to use instead (explicit path only). */
   readonly onProbabilities?: (probs: ValueRef) => ValueRef;
+  /**
+   * Queries per chunk (see `chunkedAttention`). @default the builder's `attentionQueryChunk` (unset: one chunk).
+   * Ignored where a mask or a probability hook needs the whole score matrix.
+   */
+  readonly queryChunk?: number;
 }
 
 /**
@@ -28,6 +33,10 @@ export interface AttentionCoreOptions {
  * `queryTokens`/`keyTokens` are static per-item lengths (Q, K).
  */
 export function attentionCore(g: GraphBuilder, q: ValueRef, k: ValueRef, v: ValueRef, channels: number, queryTokens: number, keyTokens: number, options: AttentionCoreOptions): ValueRef {
+  const chunk = options.queryChunk ?? g.attentionQueryChunk;
+  if (chunk !== undefined && queryTokens > chunk && !options.mask && !options.onProbabilities) {
+    return chunkedAttention(g, q, k, v, channels, queryTokens, keyTokens, { ...options, queryChunk: chunk });
+  }
   const heads = options.heads;
   const frames = options.frames ?? 1;
   const headDim = channels / heads;
@@ -67,6 +76,26 @@ export function attentionCore(g: GraphBuilder, q: ValueRef, k: ValueRef, v: Valu
   const out = g.matMul(probs, vh); // [.., H, Q, d]
   const perm = frames > 1 ? [0, 1, 3, 2, 4] : [0, 2, 1, 3];
   return g.reshape(g.transpose(out, perm), [-1, queryTokens, channels]); // [B, Q, C]
+}
+
+/**
+ * Exact attention in bounded memory: the queries are cut into chunks of `queryChunk` rows and each chunk attends to
+ * all keys on its own (softmax runs over keys, so chunks along queries are independent and the result is exact).
+ * The largest score tensor is [B, heads, queryChunk, K] (with frames sharing keys: [G, frames, heads, chunk, K])
+ * instead of [.., Q, K]: at 512 px (4096 tokens a frame) and 16 frames a chunk of 1024 rows needs 1/4 of it,
+ * and onnxruntime frees each chunk's scores before the next. Same inputs and output as `attentionCore`.
+ */
+export function chunkedAttention(g: GraphBuilder, q: ValueRef, k: ValueRef, v: ValueRef, channels: number, queryTokens: number, keyTokens: number, options: AttentionCoreOptions & { readonly queryChunk: number }): ValueRef {
+  const chunk = options.queryChunk;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`Attention: queryChunk must be a positive integer; got ${chunk}.`);
+  if (options.mask || options.onProbabilities) throw new Error('Attention: a mask or a probability hook needs the whole score matrix; it cannot run in query chunks.');
+  const parts: ValueRef[] = [];
+  for (let start = 0; start < queryTokens; start += chunk) {
+    const rows = Math.min(chunk, queryTokens - start);
+    const qc = g.slice(q, [start], [start + rows], [1]); // [B, rows, C]
+    parts.push(attentionCore(g, qc, k, v, channels, rows, keyTokens, { ...options, queryChunk: rows })); // [B, rows, C]
+  }
+  return parts.length === 1 ? parts[0] : g.concat(parts, 1); // [B, Q, C]
 }
 
 export interface AttentionModuleOptions extends AttentionCoreOptions {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { saveModel, type GraphModel } from '../../graph/index.ts';
+import { saveModel, toFloat16Compute, type GraphModel } from '../../graph/index.ts';
 import { buildTextEncoderGraph } from '../clip-text/text-encoder.ts';
 import { buildUNetGraph } from '../unet/unet.ts';
 import { buildVAEDecoderGraph, buildVAEEncoderGraph } from '../vae/vae.ts';
@@ -36,6 +36,8 @@ export interface ComponentGraphOptions {
   readonly controlResiduals?: boolean;
   /** UNet (and ControlNet): fully cross-frame self-attention over the `frames` of each group. @default false */
   readonly fullCrossFrame?: boolean;
+  /** Arithmetic type: 'float16' computes in half with float32 islands (graph/float16.ts). @default 'float32' */
+  readonly compute?: 'float32' | 'float16';
 }
 
 /** Source folders whose code determines the graphs' bytes. */
@@ -67,6 +69,11 @@ export function builderVersion(): string {
 
 /** Builds the GraphModel of `component` from the loaded folder (not cached; see `componentGraph`). */
 export function buildComponentModel(model: ModelFolder, component: ComponentName, options: ComponentGraphOptions = {}): GraphModel {
+  const built = buildFloat32Model(model, component, options);
+  return options.compute === 'float16' ? toFloat16Compute(built) : built;
+}
+
+function buildFloat32Model(model: ModelFolder, component: ComponentName, options: ComponentGraphOptions = {}): GraphModel {
   const size = { height: options.height, width: options.width, weightStorage: options.weightStorage };
   switch (component) {
     case 'text_encoder':
@@ -105,6 +112,8 @@ export function componentGraph(model: ModelFolder, component: ComponentName, cac
     height: options.height ?? null, width: options.width ?? null, timestepDType: options.timestepDType ?? 'int64',
     frames: options.frames ?? 1, weightStorage: options.weightStorage ?? 'float32', controlResiduals: options.controlResiduals ?? false,
     fullCrossFrame: options.fullCrossFrame ?? false,
+    // only a float16 build changes the key, so existing float32 graphs stay cached
+    ...(options.compute === 'float16' ? { compute: 'float16' } : {}),
   });
   const key = { component, weights: weightsFingerprint([weightsPathOf(model, component)]), builderVersion: builderVersion(), variant };
   return cachedGraph(cacheDir, key, (tmpDir) => saveModel(buildComponentModel(model, component, options), tmpDir, component));

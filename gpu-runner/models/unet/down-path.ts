@@ -19,9 +19,13 @@ export function timeEmbedding(ctx: BlockContext, config: UNetDownPathConfig, tim
   const { g } = ctx;
   const c0 = config.block_out_channels[0];
   const channels = c0 * 4;
-  const projected = timestepProjection(g, timestep, sample, { channels: c0, flipSinToCos: config.flip_sin_to_cos, freqShift: config.freq_shift }); // [B, C0]
-  const hidden = linear(ctx, 'time_embedding.linear_1', projected, c0, channels); // [B, 4·C0]
-  return { temb: linear(ctx, 'time_embedding.linear_2', g.silu(hidden), channels, channels), channels }; // [B, 4·C0]
+  // scoped by module path, so a float16 graph keeps these nodes in float32 (graph/float16.ts)
+  const projected = g.scope('time_proj', () => timestepProjection(g, timestep, sample, { channels: c0, flipSinToCos: config.flip_sin_to_cos, freqShift: config.freq_shift })); // [B, C0]
+  const temb = g.scope('time_embedding', () => {
+    const hidden = linear(ctx, 'time_embedding.linear_1', projected, c0, channels); // [B, 4·C0]
+    return linear(ctx, 'time_embedding.linear_2', g.silu(hidden), channels, channels); // [B, 4·C0]
+  });
+  return { temb, channels };
 }
 
 /** Pre-processing: optional centring, then conv_in. sample [B, in, h, w] -> [B, C0, h, w] */

@@ -43,6 +43,8 @@ export interface UNetGraphOptions {
   readonly initializers?: 'keep' | 'discard';
   /** @default 'float32' */
   readonly weightStorage?: 'float32' | 'float16';
+  /** Query rows per attention chunk where no hook needs whole maps (bounded memory at 512 px). @default - unchunked */
+  readonly attentionQueryChunk?: number;
   /** Where the config came from, for error messages. @default 'unet/config.json' */
   readonly origin?: string;
 }
@@ -66,7 +68,7 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
   const frames = options.frames ?? 1;
   if (!Number.isInteger(frames) || frames < 1) throw new Error(`UNet option frames = ${frames}: must be a positive integer (1 = plain 2-D UNet).`);
   const contextTokens = options.contextTokens ?? 77;
-  const g = new GraphBuilder({ name: 'unet', initializers: options.initializers, weightStorage: options.weightStorage });
+  const g = new GraphBuilder({ name: 'unet', initializers: options.initializers, weightStorage: options.weightStorage, attentionQueryChunk: options.attentionQueryChunk });
   const ctx: BlockContext = { g, weights };
 
   const sample = g.input('sample', 'float32', ['batch', config.in_channels, height, width]);

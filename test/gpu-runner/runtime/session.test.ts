@@ -32,11 +32,12 @@ describe('providers', () => {
     expect(providersFor('cuda')).toEqual(['cuda', 'cpu']);
     expect(Object.isFrozen(EXECUTION_PROVIDERS)).toBe(true);
     expect(Object.isFrozen(EXECUTION_PROVIDERS.cuda)).toBe(true);
-    expect(DEVICES).toEqual(['cpu', 'cuda']);
+    expect(providersFor('webgpu')).toEqual(['webgpu', 'cpu']);
+    expect(DEVICES).toEqual(['cpu', 'cuda', 'webgpu']);
   });
 
   it('fails on an unknown device, listing the allowed ones', () => {
-    expect(() => parseDevice('tpu')).toThrow("unknown device 'tpu'; allowed: cpu, cuda (set OCD_PROVIDER to one of them)");
+    expect(() => parseDevice('tpu')).toThrow("unknown device 'tpu'; allowed: cpu, cuda, webgpu (set OCD_PROVIDER to one of them)");
   });
 });
 
