@@ -110,12 +110,16 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       component: 'unet',
       weights: weightsFingerprint([folder.unet.weightsPath]),
       builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
-      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32' }),
+      variant: JSON.stringify({
+        key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32',
+        crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame',
+      }),
     };
     const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
       const hooks = variant.hooks?.();
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
+        crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
       });
       saveModel(model, tmp, 'unet');
       writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
@@ -161,10 +165,12 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       return { data: concat(chunks), dims: [F, ...dims.slice(1)] };
     },
     unet(variant) {
-      let pending = unets.get(variant.key);
+      // the in-process cache keys on everything that shapes the graph, as the on-disk one does
+      const id = JSON.stringify([variant.key, variant.frames, variant.height, variant.width, variant.crossFrameMinChannels ?? null, variant.groupNorm ?? 'frame']);
+      let pending = unets.get(id);
       if (!pending) {
         pending = buildVariant(variant);
-        unets.set(variant.key, pending);
+        unets.set(id, pending);
       }
       return pending;
     },
