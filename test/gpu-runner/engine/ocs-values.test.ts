@@ -132,17 +132,43 @@ function twice(z: Float32Array): Float32Array {
   return out;
 }
 
-/** The method by hand (DPM-Solver++ 2M, background = the inversion latent), with the feathered and with a hard blend. */
+/** A fresh editing solver: DPM-Solver++ 2M or DDIM over STEPS steps. */
+function solver(kind: EditOptions['sampler']['kind']): { timesteps: readonly number[]; step: (eps: Float32Array, t: number, z: Float32Array) => Float32Array } {
+  const config = folder.scheduler.config;
+  if (kind === 'ddim') {
+    const ddim = DDIMScheduler.fromConfig(config);
+    ddim.setTimesteps(STEPS);
+    return { timesteps: ddim.timesteps, step: (eps, t, z) => ddim.step(eps, t, z).prevSample };
+  }
+  const dpm = DPMSolverMultistepScheduler.fromConfig({ ...(config as object), algorithm_type: 'dpmsolver++', solver_order: 2 });
+  dpm.setTimesteps(STEPS);
+  return { timesteps: dpm.timesteps, step: (eps, t, z) => dpm.step(eps, t, z).prevSample };
+}
+
+/** DDIM (eta 0) from timestep `from` straight to `to` with one noise prediction (DDIM paper eq. 12). */
+function ddimJump(eps: Float32Array, from: number, to: number, z: Float32Array): Float32Array {
+  const alphas = DDIMScheduler.fromConfig(folder.scheduler.config).schedule.alphasCumprod;
+  const a = alphas[from], b = alphas[to];
+  return z.map((v, i) => Math.sqrt(b) * ((v - Math.sqrt(1 - a) * eps[i]) / Math.sqrt(a)) + Math.sqrt(1 - b) * eps[i]);
+}
+
+/**
+ * The method by hand, with the feathered and with a hard blend. Background 'inversion': the inversion latent at
+ * step K; 'coarse' (DDIM only here): one guided full-frame step at timesteps[0] jumping straight to timesteps[K].
+ */
 async function referenceOCS(options: EditOptions, z0: Float32Array): Promise<{ feathered: Float32Array; hard: Float32Array }> {
   const config = folder.scheduler.config;
+  const kind = options.sampler.kind;
   const full = await plainUNet(options, h, w);
   const cropped = await plainUNet(options, BOX.height, BOX.width);
   const { source, guided } = await contexts(options);
   const g = options.sampler.guidance;
-  const timesteps = (() => { const s = DPMSolverMultistepScheduler.fromConfig({ ...(config as object), algorithm_type: 'dpmsolver++', solver_order: 2 }); s.setTimesteps(STEPS); return s.timesteps; })();
-  // DDIM inversion on the editing timesteps: after j+1 steps the latent sits at timesteps[N-1-j]
+  const timesteps = solver(kind).timesteps;
+  // DDIM inversion paired with the editing timesteps: after j+1 steps the latent sits at timesteps[N-1-j]
   const inverse = DDIMInverseScheduler.fromConfig(config);
-  inverse.setTimestepsForEditing(timesteps);
+  if (kind === 'ddim') inverse.setTimesteps(STEPS);
+  else inverse.setTimestepsForEditing(timesteps);
+  expect([...inverse.timesteps].reverse()).toEqual([...timesteps]);
   const atIndex: Float32Array[] = new Array(STEPS);
   let z = z0;
   for (let j = 0; j < STEPS; j++) {
@@ -152,17 +178,21 @@ async function referenceOCS(options: EditOptions, z0: Float32Array): Promise<{ f
   }
   const K = Math.round(options.ocd.gamma * STEPS);
   // foreground: K steps on the crop
-  const fg = DPMSolverMultistepScheduler.fromConfig({ ...(config as object), algorithm_type: 'dpmsolver++', solver_order: 2 });
-  fg.setTimesteps(STEPS);
+  const fg = solver(kind);
   let zFg = crop(atIndex[0]);
-  for (let c = 0; c < K; c++) zFg = fg.step(guide(await cropped(twice(zFg), timesteps[c], guided, 2 * F), g), timesteps[c], zFg).prevSample;
+  for (let c = 0; c < K; c++) zFg = fg.step(guide(await cropped(twice(zFg), timesteps[c], guided, 2 * F), g), timesteps[c], zFg);
+  // background
+  let zBg = atIndex[K];
+  if (options.ocd.background === 'coarse') {
+    expect(kind).toBe('ddim');
+    zBg = ddimJump(guide(await full(twice(atIndex[0]), timesteps[0], guided, 2 * F), g), timesteps[0], timesteps[K], atIndex[0]);
+  }
   const finish = async (soft: Float32Array) => {
     // paste into the background and blend
-    let zj = pasteAndBlend(atIndex[K], zFg, soft);
+    let zj = pasteAndBlend(zBg, zFg, soft);
     // joint: a fresh solver (no history: first order at step K)
-    const joint = DPMSolverMultistepScheduler.fromConfig({ ...(config as object), algorithm_type: 'dpmsolver++', solver_order: 2 });
-    joint.setTimesteps(STEPS);
-    for (let c = K; c < STEPS; c++) zj = joint.step(guide(await full(twice(zj), timesteps[c], guided, 2 * F), g), timesteps[c], zj).prevSample;
+    const joint = solver(kind);
+    for (let c = K; c < STEPS; c++) zj = joint.step(guide(await full(twice(zj), timesteps[c], guided, 2 * F), g), timesteps[c], zj);
     return zj;
   };
   return { feathered: await finish(blur3(dilatedMask())), hard: await finish(dilatedMask()) };
@@ -224,10 +254,12 @@ describe('object-centric sampling on values (SD1.5 topology in miniature, partia
     expect(maxAbsDiff(result.latents.edited, expected.hard)).toBeGreaterThan(20 * Math.max(error, 1e-4));
   }, 600_000);
 
-  it('the coarse background runs on timesteps[backgroundSteps] at full size, the foreground on the crop, then joint steps', async () => {
+  it('the coarse background runs on timesteps[backgroundSteps] at full size and jumps to timesteps[K]; calls and values', async () => {
     const calls: { height: number; width: number; t: number }[] = [];
     const options = resolveOptions({ ...base, sampler: { kind: 'ddim', steps: STEPS }, ocd: { ...base.ocd, background: 'coarse', phi: 0.5 } }, { hasMaskVideo: true });
-    await runEdit({ input: { frames: clip(), width: W, height: H }, mask: maskVideo(), options, model: spied(model, calls) });
+    const result = await runEdit({ input: { frames: clip(), width: W, height: H }, mask: maskVideo(), options, model: spied(model, calls) });
+    const expected = await referenceOCS(options, result.latents.source);
+    expect(maxAbsDiff(result.latents.edited, expected.feathered)).toBeLessThan(1e-3);
     const ddim = DDIMScheduler.fromConfig(folder.scheduler.config);
     ddim.setTimesteps(STEPS);
     const ts = ddim.timesteps;
