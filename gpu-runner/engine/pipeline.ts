@@ -27,7 +27,7 @@ import {
   blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
   pasteLatent, poolMask, restrictMap, restrictMapVia, threshold,
 } from './ocs.ts';
-import { chooseController, deriveBlendWords } from './presets.ts';
+import { chooseController, deriveBlendWords, wordTokenPositions } from './presets.ts';
 import type { EditReport, StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
 import { tomeHooks, type TomeRun, type TomeSite } from './tome/hooks.ts';
@@ -235,14 +235,11 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
     throw new EngineError('invalid_request', (error as Error).message, { cause: error });
   }
   const positionsOf = (words: readonly string[]): number[] => {
-    const out: number[] = [];
-    for (const w of words) {
-      // every occurrence, as FateZero's get_word_inds
-      const found = sourceWords.words.flatMap((word, k) => (word.toLowerCase() === w.toLowerCase() ? [k] : []));
-      if (found.length === 0) throw new EngineError('invalid_request', `Blend word '${w}' is not a word of the source prompt (${sourceWords.words.join(' ')}). Name words exactly as they appear.`);
-      for (const k of found) out.push(...sourceWords.tokenPositions[k]);
+    try {
+      return wordTokenPositions(words, sourceWords);
+    } catch (error) {
+      throw new EngineError('invalid_request', (error as Error).message, { cause: error });
     }
-    return out;
   };
   const fusionBlendTokens = options.fusion.blendWords ? positionsOf(options.fusion.blendWords.source) : null;
   const saliencyWords = options.fusion.blendWords?.source ?? deriveBlendWords(options.sourcePrompt, options.targetPrompt).source;
@@ -253,7 +250,7 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
     mapping,
     controller,
     fusionBlendTokens,
-    saliencyTokens: positionsOf(saliencyWords.filter((w) => sourceWords.words.includes(w.toLowerCase()))),
+    saliencyTokens: positionsOf(saliencyWords.filter((w) => findPromptWord(sourceWords.words, w) >= 0)),
     truncated: negative.truncated || source.truncated || target.truncated,
   };
 }
