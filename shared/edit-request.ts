@@ -142,7 +142,7 @@ const CrossFrameSchema = z.strictObject({
   groupNorm: z
     .enum(['clip', 'frame'])
     .optional()
-    .describe("GroupNorm statistics of the UNet's ResNet blocks and output norm: over the whole clip as FateZero's inflated UNet ('clip', fatezero) or per frame ('frame')."),
+    .describe("GroupNorm statistics of the UNet's ResNet blocks and output norm: over the whole clip as FateZero's inflated UNet ('clip', every preset) or per frame ('frame')."),
 });
 
 /** The knobs of an edit, without the inputs. Every field but the prompts is optional. */
@@ -250,17 +250,17 @@ const COMMON_DEFAULTS: PresetDefaults = {
     beta: 10,
   },
   ocd: { sampling: false, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'none', maskThreshold: 0.3, dilate: 2 },
-  crossFrame: { minChannels: null, groupNorm: 'frame' },
+  // every preset runs FateZero's inflated UNet (OCD accelerates it); 'frame' stays available
+  crossFrame: { minChannels: null, groupNorm: 'clip' },
 };
 
 /** The defaults of each preset (method.md §2). Frozen: copy before changing. */
 export const PRESET_DEFAULTS: Readonly<Record<Preset, Readonly<PresetDefaults>>> = deepFreeze({
   // Faithful to FateZero so speed-up ratios mean what the paper's mean: DDIM 50, host attention store, no merging,
-  // its preprocessing (consecutive frames, square centre crop) and its clip-wide GroupNorm.
+  // and its preprocessing (consecutive frames, square centre crop).
   fatezero: {
     ...COMMON_DEFAULTS,
     frames: { ...COMMON_DEFAULTS.frames, selection: 'first', square: true },
-    crossFrame: { ...COMMON_DEFAULTS.crossFrame, groupNorm: 'clip' },
     sampler: { kind: 'ddim', steps: 50, guidance: 7.5 },
     inversion: { steps: 50 },
     fusion: { ...COMMON_DEFAULTS.fusion, store: 'memory' },

@@ -30,9 +30,10 @@ describe('resolveEditOptions', () => {
     expect(options.tome.enabled).toBe(false);
     expect(options.ocd.sampling).toBe(false);
     expect(options.fusion).toMatchObject({ crossReplaceSteps: 0.8, selfReplaceSteps: 0.9, blendThreshold: 0.3 });
-    // FateZero's preprocessing and its clip-wide GroupNorm
+    // FateZero's preprocessing and (every preset) its clip-wide GroupNorm
     expect(options.frames).toEqual({ count: 8, selection: 'first', samplingRate: 1, square: true });
     expect(options.crossFrame).toEqual({ minChannels: null, groupNorm: 'clip' });
+    expect(resolveEditOptions({ ...prompts, preset: 'ocd' }).crossFrame.groupNorm).toBe('clip');
   });
 
   it('optimized merges at the highest level with paired, per-frame plans', () => {

@@ -204,8 +204,8 @@ const base: EditRequest = {
   ocd: { mask: 'video', background: 'inversion', gamma: 0.5, dilate: 1 },
 };
 
-/** Records every UNet call's graph size and timestep. */
-function spied(inner: EditModel, calls: { height: number; width: number; t: number }[]): EditModel {
+/** Records every UNet call's graph size and timestep, and every variant's cross-frame and GroupNorm choices. */
+function spied(inner: EditModel, calls: { height: number; width: number; t: number }[], variants: Pick<UNetVariant, 'crossFrameMinChannels' | 'groupNorm'>[] = []): EditModel {
   return {
     ...inner,
     facts: inner.facts,
@@ -215,6 +215,7 @@ function spied(inner: EditModel, calls: { height: number; width: number; t: numb
     decodeLatents: (x) => inner.decodeLatents(x),
     dispose: () => inner.dispose(),
     async unet(variant: UNetVariant): Promise<UNetRunner> {
+      variants.push({ crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm });
       const runner = await inner.unet(variant);
       return {
         ...runner,
@@ -256,8 +257,12 @@ describe('object-centric sampling on values (SD1.5 topology in miniature, partia
 
   it('the coarse background runs on timesteps[backgroundSteps] at full size and jumps to timesteps[K]; calls and values', async () => {
     const calls: { height: number; width: number; t: number }[] = [];
-    const options = resolveOptions({ ...base, sampler: { kind: 'ddim', steps: STEPS }, ocd: { ...base.ocd, background: 'coarse', phi: 0.5 } }, { hasMaskVideo: true });
-    const result = await runEdit({ input: { frames: clip(), width: W, height: H }, mask: maskVideo(), options, model: spied(model, calls) });
+    const variants: Pick<UNetVariant, 'crossFrameMinChannels' | 'groupNorm'>[] = [];
+    // minChannels 16 is the model's own default (its second block width): same graph, but it must reach every variant
+    const options = resolveOptions({ ...base, sampler: { kind: 'ddim', steps: STEPS }, ocd: { ...base.ocd, background: 'coarse', phi: 0.5 }, crossFrame: { minChannels: 16 } }, { hasMaskVideo: true });
+    const result = await runEdit({ input: { frames: clip(), width: W, height: H }, mask: maskVideo(), options, model: spied(model, calls, variants) });
+    expect(variants.length).toBeGreaterThan(0);
+    expect(variants.every((v) => v.crossFrameMinChannels === 16 && v.groupNorm === options.crossFrame.groupNorm)).toBe(true);
     const expected = await referenceOCS(options, result.latents.source);
     expect(maxAbsDiff(result.latents.edited, expected.feathered)).toBeLessThan(1e-3);
     const ddim = DDIMScheduler.fromConfig(folder.scheduler.config);
