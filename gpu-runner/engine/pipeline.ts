@@ -20,7 +20,7 @@ import { AttentionStore } from './attention-store.ts';
 import { EngineError, throwIfCanceled } from './errors.ts';
 import { blendMask, type CrossMap, normalizePerFrame, resizeNearest, wordAttention } from './fusion/blend-mask.ts';
 import { blendSites } from './fusion/blend-sites.ts';
-import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
+import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, isControlled, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
 import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from './fusion/seq-aligner.ts';
 import type { EditModel, IntTensor, Tensor, UNetRunner, UNetVariant } from './model.ts';
 import {
@@ -196,12 +196,21 @@ function checkInputs(args: RunEditArgs): Geometry {
   // for callers that come without the API, so that both accept exactly the same requests.
   const problems = checkEditOptions(options);
   if (problems.length > 0) throw new EngineError('invalid_request', describeEditProblems(problems));
+  const latentHeight = input.height / s, latentWidth = input.width / s;
+  if (options.tome.enabled && !options.tome.paired) {
+    // a fused self-attention layer reads the map inversion stored, whose rows follow inversion's merge plan
+    const clash = options.tome.ratio.findIndex((r, level) => r > 0 && model.facts.attentionLevels.includes(level)
+      && isControlled({ name: '', height: latentHeight >> level, width: latentWidth >> level }));
+    if (clash >= 0) {
+      throw new EngineError('invalid_request', `tome.paired is false but level ${clash} (${latentHeight >> clash}x${latentWidth >> clash} latent) is both token-merged and fused (query length <= 1024): its stored maps need the merge plans inversion made. Set tome.paired to true, or set tome.ratio[${clash}] to 0.`);
+    }
+  }
   return {
     frames: F,
     height: input.height,
     width: input.width,
-    latentHeight: input.height / s,
-    latentWidth: input.width / s,
+    latentHeight,
+    latentWidth,
     channels: model.facts.latentChannels,
     contextChannels: model.facts.contextChannels,
   };

@@ -84,12 +84,11 @@ describe('invariants (method.md §5-§6)', () => {
     expect(maxAbsDiff(zero.latents.edited, none.latents.edited)).toBe(0);
   });
 
-  it('paired plans are reused: every editing call imports the plan inversion made at its timestep; unpaired differs', async () => {
+  it('paired plans are reused: every editing call imports the plan inversion made at its timestep; unpaired is refused where merged layers are fused', async () => {
     const paired = await run({ preset: 'optimized', sampler: { steps: 4 } });
-    const unpaired = await run({ preset: 'optimized', sampler: { steps: 4 }, tome: { paired: false } });
     expect(paired.report.tome!.importedPlans).toBe(4 * paired.report.tome!.mergedLayers);
-    expect(unpaired.report.tome!.importedPlans).toBe(0);
-    expect(maxAbsDiff(paired.latents.edited, unpaired.latents.edited)).toBeGreaterThan(1e-4);
+    // at 256 px the 32x32 level is fused (query length <= 1024), so its stored maps need the paired plans
+    await expect(run({ preset: 'optimized', sampler: { steps: 4 }, tome: { paired: false } })).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'invalid_request' && /tome\.paired/.test(e.message));
   });
 
 });
