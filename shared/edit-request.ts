@@ -33,6 +33,7 @@ export const EDIT_LIMITS = {
   wordMaxChars: 100,
   seedMax: 2 ** 32 - 1,
   minChannelsMax: 4096,
+  samplingRateMax: 100,
 } as const;
 
 const NOT_VISIBLE = 'has no visible characters (only spaces, zero-width or control characters); describe the clip in words';
@@ -52,7 +53,9 @@ const FramesSchema = z.strictObject({
   selection: z
     .enum(['first', 'spread'])
     .optional()
-    .describe("'spread' (default) picks frames evenly spaced over the clip; 'first' takes the first `count` frames."),
+    .describe("'spread' picks frames evenly spaced over the clip; 'first' takes `count` consecutive frames from the start, every `samplingRate`-th (fatezero)."),
+  samplingRate: z.int().min(1).max(EDIT_LIMITS.samplingRateMax).optional().describe("With selection 'first': source frames between chosen ones (FateZero's sampling_rate; 1)."),
+  square: z.boolean().optional().describe('Centre-crop to size x size as FateZero does (fatezero) instead of keeping the aspect ratio (sides cropped to multiples of 64).'),
 });
 
 const SamplerSchema = z.strictObject({
@@ -136,6 +139,10 @@ const CrossFrameSchema = z.strictObject({
     .nullable()
     .optional()
     .describe("Blocks with at least this many channels attend to the middle frame; null = the model's second block width. Not implemented yet: only null is accepted."),
+  groupNorm: z
+    .enum(['clip', 'frame'])
+    .optional()
+    .describe("GroupNorm statistics of the UNet's ResNet blocks and output norm: over the whole clip as FateZero's inflated UNet ('clip', every preset) or per frame ('frame')."),
 });
 
 /** The knobs of an edit, without the inputs. Every field but the prompts is optional. */
@@ -172,7 +179,7 @@ export interface EditOptions {
   targetPrompt: string;
   negativePrompt: string;
   seed: number;
-  frames: { count: number; selection: 'first' | 'spread' };
+  frames: { count: number; selection: 'first' | 'spread'; samplingRate: number; square: boolean };
   size: number | null;
   sampler: { kind: 'ddim' | 'dpmsolver++'; steps: number; guidance: number };
   inversion: { steps: number };
@@ -207,7 +214,7 @@ export interface EditOptions {
     maskThreshold: number;
     dilate: number;
   };
-  crossFrame: { minChannels: number | null };
+  crossFrame: { minChannels: number | null; groupNorm: 'clip' | 'frame' };
 }
 
 /** Defaults per preset: everything except the prompts. */
@@ -216,7 +223,7 @@ export type PresetDefaults = Omit<EditOptions, 'preset' | 'sourcePrompt' | 'targ
 const COMMON_DEFAULTS: PresetDefaults = {
   negativePrompt: '',
   seed: 0,
-  frames: { count: 8, selection: 'spread' },
+  frames: { count: 8, selection: 'spread', samplingRate: 1, square: false },
   size: null,
   sampler: { kind: 'dpmsolver++', steps: 20, guidance: 7.5 },
   inversion: { steps: 20 },
@@ -243,14 +250,17 @@ const COMMON_DEFAULTS: PresetDefaults = {
     beta: 10,
   },
   ocd: { sampling: false, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'none', maskThreshold: 0.3, dilate: 2 },
-  crossFrame: { minChannels: null },
+  // every preset runs FateZero's inflated UNet (OCD accelerates it); 'frame' stays available
+  crossFrame: { minChannels: null, groupNorm: 'clip' },
 };
 
 /** The defaults of each preset (method.md §2). Frozen: copy before changing. */
 export const PRESET_DEFAULTS: Readonly<Record<Preset, Readonly<PresetDefaults>>> = deepFreeze({
-  // Faithful to FateZero so speed-up ratios mean what the paper's mean: DDIM 50, host attention store, no merging.
+  // Faithful to FateZero so speed-up ratios mean what the paper's mean: DDIM 50, host attention store, no merging,
+  // and its preprocessing (consecutive frames, square centre crop).
   fatezero: {
     ...COMMON_DEFAULTS,
+    frames: { ...COMMON_DEFAULTS.frames, selection: 'first', square: true },
     sampler: { kind: 'ddim', steps: 50, guidance: 7.5 },
     inversion: { steps: 50 },
     fusion: { ...COMMON_DEFAULTS.fusion, store: 'memory' },

@@ -73,6 +73,8 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
   const video = await decodeVideo(args.inputPath, {
     maxFrames: options.frames.count,
     selection: options.frames.selection,
+    samplingRate: options.frames.samplingRate,
+    square: options.frames.square,
     size: options.size ?? model.facts.defaultSize,
     signal: args.signal,
   });

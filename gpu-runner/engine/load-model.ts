@@ -137,13 +137,17 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       component: 'unet',
       weights: weightsFingerprint([folder.unet.weightsPath]),
       builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
-      variant: JSON.stringify({ key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32', ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}) }),
+      variant: JSON.stringify({
+        key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32',
+        crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame',
+        ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}),
+      }),
     };
     const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
       const hooks = variant.hooks?.();
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
-        attentionQueryChunk: opts.attentionQueryChunk,
+        attentionQueryChunk: opts.attentionQueryChunk, crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
       });
       saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'unet');
       writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
@@ -189,10 +193,12 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       return { data: concat(chunks), dims: [F, ...dims.slice(1)] };
     },
     unet(variant) {
-      let pending = unets.get(variant.key);
+      // the in-process cache keys on everything that shapes the graph, as the on-disk one does
+      const id = JSON.stringify([variant.key, variant.frames, variant.height, variant.width, variant.crossFrameMinChannels ?? null, variant.groupNorm ?? 'frame']);
+      let pending = unets.get(id);
       if (!pending) {
         pending = buildVariant(variant);
-        unets.set(variant.key, pending);
+        unets.set(id, pending);
       }
       return pending;
     },

@@ -35,6 +35,10 @@ export interface UNetVariant {
   /** latent grid */
   readonly height: number;
   readonly width: number;
+  /** Self-attention of blocks at least this wide reads the middle frame. @default - the model's second block width */
+  readonly crossFrameMinChannels?: number;
+  /** GroupNorm statistics of the ResNet blocks and output norm: over the clip or per frame. @default 'frame' */
+  readonly groupNorm?: 'clip' | 'frame';
   /** Hooks factory: called once when the graph is built (fresh state per build). */
   readonly hooks?: () => AttentionHooks;
   /** JSON-able description of what the hooks did (e.g. the controlled sites), saved with the cached graph. */

@@ -13,20 +13,20 @@
  *   8. report             method.md §7
  */
 import { checkEditOptions, describeEditProblems, type EditOptions } from '../../shared/edit-request.ts';
-import { findPromptWord } from '../../shared/prompt-text.ts';
 import type { AttentionHooks } from '../models/unet/hooks.ts';
 import { classifierFreeGuidance } from '../schedulers/guidance.ts';
 import { AttentionStore } from './attention-store.ts';
 import { EngineError, throwIfCanceled } from './errors.ts';
 import { blendMask, type CrossMap, resizeNearest, wordAttention } from './fusion/blend-mask.ts';
-import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
+import { blendSites } from './fusion/blend-sites.ts';
+import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, isControlled, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
 import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from './fusion/seq-aligner.ts';
 import type { EditModel, IntTensor, Tensor, UNetRunner, UNetVariant } from './model.ts';
 import {
   attentionSaliency, blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
   pasteLatent, poolMask, restrictMap, restrictMapVia, threshold,
 } from './ocs.ts';
-import { chooseController } from './presets.ts';
+import { chooseController, wordTokenPositions } from './presets.ts';
 import { chooseSaliencyWords, type SaliencyWords } from './saliency-words.ts';
 import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
@@ -67,8 +67,8 @@ export interface RunEditArgs {
 export interface RunEditResult {
   readonly frames: Uint8Array[];
   readonly report: EditReport;
-  /** latents for quality measures: the source z0 and the edited z0, [F, C, h, w] */
-  readonly latents: { source: Float32Array; edited: Float32Array; dims: number[] };
+  /** latents for quality measures: the source z0, the inverted latent editing starts from and the edited z0, [F, C, h, w] */
+  readonly latents: { source: Float32Array; inverted: Float32Array; edited: Float32Array; dims: number[] };
   /** the dilated saliency mask at latent resolution [F, h, w], when one was used */
   readonly latentMask?: Float32Array;
 }
@@ -162,7 +162,7 @@ export async function runEdit(args: RunEditArgs): Promise<RunEditResult> {
     return {
       frames,
       report,
-      latents: { source: z0, edited: edited.latent, dims: [geometry.frames, geometry.channels, geometry.latentHeight, geometry.latentWidth] },
+      latents: { source: z0, inverted: inverted.latents[0], edited: edited.latent, dims: [geometry.frames, geometry.channels, geometry.latentHeight, geometry.latentWidth] },
       latentMask: edited.mask?.dilated,
     };
   } finally {
@@ -196,12 +196,21 @@ function checkInputs(args: RunEditArgs): Geometry {
   // for callers that come without the API, so that both accept exactly the same requests.
   const problems = checkEditOptions(options);
   if (problems.length > 0) throw new EngineError('invalid_request', describeEditProblems(problems));
+  const latentHeight = input.height / s, latentWidth = input.width / s;
+  if (options.tome.enabled && !options.tome.paired) {
+    // a fused self-attention layer reads the map inversion stored, whose rows follow inversion's merge plan
+    const clash = options.tome.ratio.findIndex((r, level) => r > 0 && model.facts.attentionLevels.includes(level)
+      && isControlled({ name: '', height: latentHeight >> level, width: latentWidth >> level }));
+    if (clash >= 0) {
+      throw new EngineError('invalid_request', `tome.paired is false but level ${clash} (${latentHeight >> clash}x${latentWidth >> clash} latent) is both token-merged and fused (query length <= 1024): its stored maps need the merge plans inversion made. Set tome.paired to true, or set tome.ratio[${clash}] to 0.`);
+    }
+  }
   return {
     frames: F,
     height: input.height,
     width: input.width,
-    latentHeight: input.height / s,
-    latentWidth: input.width / s,
+    latentHeight,
+    latentWidth,
     channels: model.facts.latentChannels,
     contextChannels: model.facts.contextChannels,
   };
@@ -235,13 +244,11 @@ async function encodePrompts(model: EditModel, options: EditOptions): Promise<Pr
     throw new EngineError('invalid_request', (error as Error).message, { cause: error });
   }
   const positionsOf = (words: readonly string[]): number[] => {
-    const out: number[] = [];
-    for (const w of words) {
-      const k = findPromptWord(sourceWords.words, w);
-      if (k < 0) throw new EngineError('invalid_request', `Blend word '${w}' is not a word of the source prompt (${sourceWords.words.join(' ')}). Name words exactly as they appear.`);
-      out.push(...sourceWords.tokenPositions[k]);
+    try {
+      return wordTokenPositions(words, sourceWords);
+    } catch (error) {
+      throw new EngineError('invalid_request', (error as Error).message, { cause: error });
     }
-    return out;
   };
   const fusionBlendTokens = options.fusion.blendWords ? positionsOf(options.fusion.blendWords.source) : null;
   return {
@@ -283,7 +290,14 @@ interface VariantHandle {
   tomeSites: TomeSite[];
 }
 
-async function unetVariant(model: EditModel, counters: Counters, key: string, geo: { frames: number; height: number; width: number }, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
+/** What the edit options change in every UNet graph besides its hooks. */
+function unetShape(options: EditOptions): Pick<UNetVariant, 'crossFrameMinChannels' | 'groupNorm'> {
+  return { crossFrameMinChannels: options.crossFrame.minChannels ?? undefined, groupNorm: options.crossFrame.groupNorm };
+}
+
+type VariantShape = Pick<UNetVariant, 'frames' | 'height' | 'width' | 'crossFrameMinChannels' | 'groupNorm'>;
+
+async function unetVariant(model: EditModel, counters: Counters, key: string, geo: VariantShape, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
   const start = now();
   try {
     return await openVariant(model, key, geo, makeHooks);
@@ -292,13 +306,11 @@ async function unetVariant(model: EditModel, counters: Counters, key: string, ge
   }
 }
 
-async function openVariant(model: EditModel, key: string, geo: { frames: number; height: number; width: number }, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
+async function openVariant(model: EditModel, key: string, geo: VariantShape, makeHooks: (tomeSites: TomeSite[]) => { hooks: AttentionHooks; sites: ControlledSite[] }): Promise<VariantHandle> {
   let meta = { sites: [] as ControlledSite[], tomeSites: [] as TomeSite[] };
   const variant: UNetVariant = {
+    ...geo,
     key,
-    frames: geo.frames,
-    height: geo.height,
-    width: geo.width,
     hooks: () => {
       const tomeSites: TomeSite[] = [];
       const made = makeHooks(tomeSites);
@@ -328,16 +340,18 @@ function repeatRows(row: Float32Array, times: number): Float32Array {
 // ---------------------------------------------------------------------------------------------------------------
 // saliency (object-centric sampling and token merging)
 
-/** The blend level: one below the top controlled level where cross maps exist, else the deepest recorded. */
-function blendLevel(sites: readonly ControlledSite[]): number {
-  const levels = [...new Set(sites.filter((s) => s.kind === 'cross').map((s) => s.level))].sort((a, b) => a - b);
-  if (levels.length === 0) throw new EngineError('internal', 'The model records no cross-attention below its highest level; attention fusion needs at least one.');
-  return levels.includes(levels[0] + 1) ? levels[0] + 1 : levels[levels.length - 1];
+/** Names of the blend-mask layers (FateZero's store positions, see blend-sites.ts). */
+function blendNames(sites: readonly ControlledSite[]): Set<string> {
+  try {
+    return new Set(blendSites(sites).map((s) => s.name));
+  } catch (error) {
+    throw new EngineError('internal', (error as Error).message, { cause: error });
+  }
 }
 
-function crossMapsAt(store: AttentionStore, step: number, sites: readonly ControlledSite[], level: number): CrossMap[] {
+function crossMapsAt(store: AttentionStore, step: number, sites: readonly ControlledSite[], names: ReadonlySet<string>): CrossMap[] {
   return sites
-    .filter((s) => s.kind === 'cross' && s.level === level)
+    .filter((s) => names.has(s.name))
     .map((s) => ({ data: store.get(step, s.name).data, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens }));
 }
 
@@ -374,15 +388,15 @@ function videoSaliency(args: RunEditArgs, geo: Geometry): Float32Array | null {
 
 /**
  * Whether editing will read the map of this layer at editing step c: self maps while self-attention fusion is
- * active, cross maps while cross-attention fusion is active or (blend level) while the blend mask is needed.
+ * active, cross maps while cross-attention fusion is active or (blend maps) while the blend mask is needed.
  * The 'memory' store (fatezero) keeps everything, as FateZero does.
  */
-function keepMap(options: EditOptions, site: ControlledSite, c: number, blendLevelIndex: number): boolean {
+function keepMap(options: EditOptions, site: ControlledSite, c: number, blend: ReadonlySet<string>): boolean {
   if (options.fusion.store !== 'auto') return true;
   const N = options.sampler.steps;
   const selfActive = selfReplaceActive(c, N, options.fusion.selfReplaceSteps);
   if (site.kind === 'self') return selfActive;
-  return crossReplaceActive(c, N, options.fusion.crossReplaceSteps) || (selfActive && options.fusion.blendWords !== null && site.level === blendLevelIndex);
+  return crossReplaceActive(c, N, options.fusion.crossReplaceSteps) || (selfActive && options.fusion.blendWords !== null && blend.has(site.name));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -399,7 +413,7 @@ interface Inverted {
 async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts; z0: Float32Array; inversion: Inversion; store: AttentionStore; tome: TomeRun; counters: Counters }): Promise<Inverted> {
   const { model, geometry: geo, prompts, inversion, store, tome, counters, options } = ctx;
   const F = geo.frames;
-  const handle = await unetVariant(model, counters, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { frames: F, height: geo.latentHeight, width: geo.latentWidth }, (tomeSites) => {
+  const handle = await unetVariant(model, counters, `record-f${F}-${geo.latentHeight}x${geo.latentWidth}-${tome.key}`, { ...unetShape(options), frames: F, height: geo.latentHeight, width: geo.latentWidth }, (tomeSites) => {
     const rec = recordingHooks();
     return { hooks: tome.combine(rec.hooks, 'record', tomeSites), sites: rec.sites };
   });
@@ -411,7 +425,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
   const context = repeatRows(prompts.source, F);
   const latents: Float32Array[] = new Array(N);
   let z = ctx.z0;
-  const level = blendLevel(handle.sites);
+  const blend = blendNames(handle.sites);
   const record = async (t: number) => {
     const out = await handle.runner.run({
       sample: { data: z, dims: [F, geo.channels, geo.latentHeight, geo.latentWidth] },
@@ -424,7 +438,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     counters.peakRss = Math.max(counters.peakRss, process.memoryUsage().rss);
     return out;
   };
-  const blendWordMaps = (out: Record<string, Tensor | IntTensor>): CrossMap[] => handle.sites.filter((s) => s.kind === 'cross' && s.level === level).map((s) => {
+  const blendWordMaps = (out: Record<string, Tensor | IntTensor>): CrossMap[] => handle.sites.filter((s) => blend.has(s.name)).map((s) => {
     const d = floatOutput(out, recordedOutputName(s)).data;
     return { data: d, frames: s.frames, heads: s.heads, height: s.height, width: s.width, keys: s.keyTokens };
   });
@@ -442,7 +456,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     const c = N - 1 - j;
     const out = await record(t);
     for (const site of handle.sites) {
-      if (!keepMap(options, site, c, level)) continue;
+      if (!keepMap(options, site, c, blend)) continue;
       const recorded = floatOutput(out, recordedOutputName(site));
       store.put(c, site.name, { dims: recorded.dims, data: recorded.data });
     }
@@ -485,7 +499,7 @@ function blendMasksAt(ctx: EditContext, step: number): Map<number, Float32Array>
   const selfActive = selfReplaceActive(step, options.sampler.steps, options.fusion.selfReplaceSteps);
   // the blend mask only matters while self-attention fusion is active
   const useBlend = prompts.fusionBlendTokens !== null && selfActive;
-  const maps = useBlend ? crossMapsAt(ctx.store, step, ctx.inverted.sites, blendLevel(ctx.inverted.sites)) : [];
+  const maps = useBlend ? crossMapsAt(ctx.store, step, ctx.inverted.sites, blendNames(ctx.inverted.sites)) : [];
   const out = new Map<number, Float32Array>();
   for (const l of levels) {
     const h = geo.latentHeight >> l, w = geo.latentWidth >> l;
@@ -615,7 +629,7 @@ async function edit(ctx: EditContext): Promise<Edited> {
   const F = geo.frames, C = geo.channels, h = geo.latentHeight, w = geo.latentWidth;
   const N = sampler.timesteps.length;
   const fullGrid = { height: h, width: w };
-  const fullHandle = await unetVariant(model, ctx.counters, `edit-f${F}-${h}x${w}-${tome.key}`, { frames: F, height: h, width: w }, (tomeSites) => {
+  const fullHandle = await unetVariant(model, ctx.counters, `edit-f${F}-${h}x${w}-${tome.key}`, { ...unetShape(options), frames: F, height: h, width: w }, (tomeSites) => {
     const fused = fusionHooks();
     return { hooks: tome.combine(fused.hooks, 'edit', tomeSites), sites: fused.sites };
   });
@@ -643,7 +657,7 @@ async function edit(ctx: EditContext): Promise<Edited> {
         const full = isFullFrame(box, h, w);
         // foreground: every decoupled step on the crop (the full frame when the box covers it)
         let zFg = full ? z : cropLatent(z, F, C, h, w, box);
-        const fgHandle = full ? fullHandle : await unetVariant(model, ctx.counters, `crop-f${F}-${box.height}x${box.width}`, { frames: F, height: box.height, width: box.width }, () => fusionHooks());
+        const fgHandle = full ? fullHandle : await unetVariant(model, ctx.counters, `crop-f${F}-${box.height}x${box.width}`, { ...unetShape(options), frames: F, height: box.height, width: box.width }, () => fusionHooks({ only: new Set(inverted.sites.map((s) => s.name)) }));
         const fgGrid = full ? fullGrid : { height: box.height, width: box.width };
         for (let c = 0; c < K; c++) {
           throwIfCanceled(ctx.signal, 'editing');

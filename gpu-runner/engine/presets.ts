@@ -33,3 +33,19 @@ export function deriveBlendWords(sourcePrompt: string, targetPrompt: string): { 
   const tgtSet = new Set(tgt.map(norm));
   return { source: src.filter((w) => !tgtSet.has(norm(w))), target: tgt.filter((w) => !srcSet.has(norm(w))) };
 }
+
+/**
+ * Token positions of the given words in a prompt: every occurrence of each word, as FateZero's word index
+ * (`get_word_inds`) marks them.
+ * @param prompt the prompt's words (lower-case) and each word's token positions
+ * @throws Error naming a word that is not in the prompt
+ */
+export function wordTokenPositions(words: readonly string[], prompt: { words: readonly string[]; tokenPositions: readonly (readonly number[])[] }): number[] {
+  const out: number[] = [];
+  for (const w of words) {
+    const found = prompt.words.flatMap((word, k) => (word.toLowerCase() === w.toLowerCase() ? [k] : []));
+    if (found.length === 0) throw new Error(`Blend word '${w}' is not a word of the source prompt (${prompt.words.join(' ')}). Name words exactly as they appear.`);
+    for (const k of found) out.push(...prompt.tokenPositions[k]);
+  }
+  return out;
+}

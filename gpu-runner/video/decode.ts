@@ -33,6 +33,8 @@ export interface DecodeVideoOptions extends VideoToolOptions, VideoLimits {
   readonly maxFrames: number;
   /** 'first' N frames, or 'spread' evenly over the clip (see selection.ts). @default 'spread' */
   readonly selection?: FrameSelectionMode;
+  /** Stride of 'first' in source frames (FateZero's sampling_rate). @default 1 */
+  readonly samplingRate?: number;
   /** Working size: the short side after resizing, a multiple of 64. */
   readonly size: number;
   /** Crop to size x size. @default false */
@@ -95,7 +97,7 @@ export async function decodeVideo(path: string, options: DecodeVideoOptions): Pr
   }
 
   // 3. Choose frames.
-  const selection = selectFrames(frameTimes, { maxFrames: options.maxFrames, mode: options.selection ?? 'spread', sourceFps: probe.fps });
+  const selection = selectFrames(frameTimes, { maxFrames: options.maxFrames, mode: options.selection ?? 'spread', sourceFps: probe.fps, samplingRate: options.samplingRate });
   if (selection.indices.length < limits.minFrames) {
     throw new VideoInputError(
       'input_too_short',

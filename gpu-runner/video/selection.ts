@@ -1,7 +1,8 @@
 /**
  * Which source frames an edit uses. Frames are chosen on a uniform time grid, so variable-frame-rate clips come
  * out evenly timed: output frame i shows whatever the source shows at time i * stride / sourceFps.
- * - 'first': stride 1, the first `maxFrames` grid points (for a constant-rate clip: frames 0..N-1).
+ * - 'first': stride `samplingRate` (default 1), the first `maxFrames` grid points: consecutive frames from the
+ *   start as FateZero's loader takes them (for a constant-rate clip: frames 0, r, 2r, ...).
  * - 'spread': the smallest whole stride that fits the clip into `maxFrames` (like FateZero's sampling_rate), so
  *   the output covers the whole clip at sourceFps / stride.
  */
@@ -14,6 +15,8 @@ export interface FrameSelectionOptions {
   readonly mode: FrameSelectionMode;
   /** The clip's average frame rate; the grid spacing is stride / sourceFps. */
   readonly sourceFps: number;
+  /** Stride of 'first' in source frame periods (FateZero's sampling_rate). @default 1 */
+  readonly samplingRate?: number;
 }
 
 export interface FrameSelection {
@@ -37,6 +40,8 @@ export function selectFrames(frameTimes: readonly number[], options: FrameSelect
   if (!Number.isInteger(maxFrames) || maxFrames < 1) throw new RangeError(`maxFrames must be a whole number >= 1, got ${maxFrames}.`);
   if (!(sourceFps > 0)) throw new RangeError(`sourceFps must be positive, got ${sourceFps}.`);
   if (mode !== 'first' && mode !== 'spread') throw new RangeError(`mode must be 'first' or 'spread', got '${String(mode)}'.`);
+  const samplingRate = options.samplingRate ?? 1;
+  if (!Number.isInteger(samplingRate) || samplingRate < 1) throw new RangeError(`samplingRate must be a whole number >= 1, got ${samplingRate}.`);
   if (frameTimes.length === 0) return { indices: [], times: [], stride: 1, fps: sourceFps };
 
   const period = 1 / sourceFps;
@@ -46,7 +51,7 @@ export function selectFrames(frameTimes: readonly number[], options: FrameSelect
   const epsilon = Math.min(1e-3, period * 0.01);
   const gridPoints = (stride: number): number => Math.max(1, Math.ceil(clipEnd / (stride * period) - epsilon / period));
 
-  const stride = mode === 'first' ? 1 : Math.max(1, Math.ceil(gridPoints(1) / maxFrames));
+  const stride = mode === 'first' ? samplingRate : Math.max(1, Math.ceil(gridPoints(1) / maxFrames));
   const count = Math.min(maxFrames, gridPoints(stride));
   const indices: number[] = [];
   let cursor = 0;

@@ -17,7 +17,7 @@ describe('resolveEditOptions', () => {
     expect(options.inversion.steps).toBe(20);
     expect(options.tome).toMatchObject({ enabled: true, ratio: [0.5, 0.75], scope: 'clip', st: 2, objectCentric: true, beta: 10 });
     expect(options.ocd).toMatchObject({ sampling: true, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'auto' });
-    expect(options.frames).toEqual({ count: 8, selection: 'spread' });
+    expect(options.frames).toEqual({ count: 8, selection: 'spread', samplingRate: 1, square: false });
     expect(options.negativePrompt).toBe('');
     expect(options.size).toBeNull();
   });
@@ -30,6 +30,10 @@ describe('resolveEditOptions', () => {
     expect(options.tome.enabled).toBe(false);
     expect(options.ocd.sampling).toBe(false);
     expect(options.fusion).toMatchObject({ crossReplaceSteps: 0.8, selfReplaceSteps: 0.9, blendThreshold: 0.3 });
+    // FateZero's preprocessing and (every preset) its clip-wide GroupNorm
+    expect(options.frames).toEqual({ count: 8, selection: 'first', samplingRate: 1, square: true });
+    expect(options.crossFrame).toEqual({ minChannels: null, groupNorm: 'clip' });
+    expect(resolveEditOptions({ ...prompts, preset: 'ocd' }).crossFrame.groupNorm).toBe('clip');
   });
 
   it('optimized merges at the highest level with paired, per-frame plans', () => {

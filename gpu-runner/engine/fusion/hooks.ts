@@ -1,7 +1,8 @@
 /**
  * FateZero attention fusion as UNet attention hooks (method.md §3 steps 3-4, reference-algorithms.md §2.3-2.4).
  *
- * - `recordingHooks` (inversion): every controlled layer (all levels but the highest) materialises its
+ * - `recordingHooks` (inversion): every controlled layer (FateZero's rule: query length <= 32² = 1024 per frame,
+ *   i.e. every level but the highest at 512 px, every attention layer at 256 px) materialises its
  *   probabilities and exports them as a graph output `attn:<site name>` [F, heads, Q, K].
  * - `fusionHooks` (editing): the same layers take the recorded map as an input `src:<site name>` and fuse it into
  *   the cond half of the batch. One graph serves every step: the per-step choices are inputs.
@@ -44,16 +45,21 @@ export const blendInputName = (site: { name: string } | string): string => `blen
 /** What a controlled layer looks like from the outside: enough to allocate, store and restrict its maps. */
 export type ControlledSite = Omit<AttentionSite, 'channels'>;
 
+/** FateZero stores and fuses the attention layers whose query length is at most 32² (attention_store.py). */
+export const MAX_CONTROLLED_QUERY_TOKENS = 32 * 32;
+
 export interface ControlOptions {
   /**
-   * Levels at or above this index are controlled (FateZero: all but the highest resolution).
-   * @default 1
+   * Control exactly these layers (by name) instead of applying the query-length rule: a crop graph controls the
+   * layers the full-frame inversion recorded, whatever their size in the crop.
+   * @default - the layers with height·width <= MAX_CONTROLLED_QUERY_TOKENS
    */
-  readonly firstControlledLevel?: number;
+  readonly only?: ReadonlySet<string>;
 }
 
-function isControlled(site: AttentionSite, options: ControlOptions): boolean {
-  return site.level >= (options.firstControlledLevel ?? 1);
+/** Whether a layer is controlled: FateZero's absolute rule on its full (unmerged) query length, or the given set. */
+export function isControlled(site: Pick<AttentionSite, 'name' | 'height' | 'width'>, options: ControlOptions = {}): boolean {
+  return options.only ? options.only.has(site.name) : site.height * site.width <= MAX_CONTROLLED_QUERY_TOKENS;
 }
 
 function describe(site: AttentionSite): ControlledSite {

@@ -1,4 +1,4 @@
-import type { ValueRef } from '../../graph/builder.ts';
+import type { GraphBuilder, ValueRef } from '../../graph/builder.ts';
 import { type BlockContext, child } from './context.ts';
 
 /** Row-major [rows, cols] -> [cols, rows]. */
@@ -43,21 +43,40 @@ export function conv2d(ctx: BlockContext, prefix: string, x: ValueRef, inChannel
  * torch `GroupNorm(groups, channels, eps)` on NCHW: statistics per (sample, group) through
  * InstanceNormalization on [B, groups, C/groups·H·W] (a plain mean/variance), then the per-channel affine.
  * Spatial dims are static here, so the reshape back uses them.
+ *
+ * With `clipFrames` F > 1 the batch is groups of F consecutive frames and the statistics pool each group's F
+ * frames, as torch GroupNorm does on FateZero's 5-D [b, c, f, h, w] latents (its inflated ResNet blocks and
+ * `conv_norm_out`), instead of normalising every frame alone.
  */
-export function groupNorm(ctx: BlockContext, prefix: string, x: ValueRef, channels: number, groups: number, eps: number, spatial: readonly number[]): ValueRef {
+export function groupNorm(ctx: BlockContext, prefix: string, x: ValueRef, channels: number, groups: number, eps: number, spatial: readonly number[], clipFrames = 1): ValueRef {
   const { g, weights } = ctx;
   if (channels % groups !== 0) {
     throw new Error(`GroupNorm ${prefix}: ${channels} channels do not split into ${groups} groups; norm_num_groups must divide every block's channel count.`);
   }
-  const grouped = g.reshape(x, [0, groups, -1]); // [B, G, C/G·H·W]
-  const normalized = g.op1('InstanceNormalization', [grouped, g.constFloat(new Float32Array(groups).fill(1)), g.constFloat(new Float32Array(groups))], { epsilon: { kind: 'float', value: eps } }); // [B, G, C/G·H·W]
-  const back = g.reshape(normalized, [0, channels, ...spatial]); // [B, C, ...spatial]
+  const back = clipFrames > 1 ? clipNormalize(g, x, channels, groups, eps, spatial, clipFrames) : frameNormalize(g, x, channels, groups, eps, spatial);
   const affineShape = [channels, ...spatial.map(() => 1)];
   const wName = child(prefix, 'weight');
   const bName = child(prefix, 'bias');
   const scale = g.weight(wName, weights.get(wName, [channels]), affineShape);
   const bias = g.weight(bName, weights.get(bName, [channels]), affineShape);
   return g.add(g.mul(back, scale), bias); // [B, C, ...spatial]
+}
+
+/** Per-sample group statistics (InstanceNormalization on the grouped view): [B, C, ...spatial]. */
+function frameNormalize(g: GraphBuilder, x: ValueRef, channels: number, groups: number, eps: number, spatial: readonly number[]): ValueRef {
+  const grouped = g.reshape(x, [0, groups, -1]); // [B, G, C/G·H·W]
+  const normalized = g.op1('InstanceNormalization', [grouped, g.constFloat(new Float32Array(groups).fill(1)), g.constFloat(new Float32Array(groups))], { epsilon: { kind: 'float', value: eps } }); // [B, G, C/G·H·W]
+  return g.reshape(normalized, [0, channels, ...spatial]); // [B, C, ...spatial]
+}
+
+/** Group statistics pooled over each run of `frames` consecutive samples (population variance, as torch): [B, C, ...spatial]. */
+function clipNormalize(g: GraphBuilder, x: ValueRef, channels: number, groups: number, eps: number, spatial: readonly number[], frames: number): ValueRef {
+  const grouped = g.reshape(x, [-1, frames, groups, (channels / groups) * spatial.reduce((a, b) => a * b, 1)]); // [B/F, F, G, C/G·H·W]
+  const mean = g.reduceMean(grouped, [1, 3]); // [B/F, 1, G, 1]
+  const centred = g.sub(grouped, mean);
+  const variance = g.reduceMean(g.mul(centred, centred), [1, 3]); // [B/F, 1, G, 1]
+  const normalized = g.div(centred, g.sqrt(g.add(variance, g.scalar(eps)))); // [B/F, F, G, C/G·H·W]
+  return g.reshape(normalized, [-1, channels, ...spatial]); // [B, C, ...spatial]
 }
 
 /** torch `LayerNorm(channels, eps)` over the last axis (ONNX LayerNormalization, fused in ORT). */

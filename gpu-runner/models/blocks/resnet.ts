@@ -16,6 +16,8 @@ export interface ResnetOptions {
   readonly act?: string;
   /** Output divided by this (diffusers output_scale_factor). @default 1 */
   readonly outputScaleFactor?: number;
+  /** GroupNorm statistics over runs of this many consecutive batch items (a clip's frames). @default 1 (per item) */
+  readonly normFrames?: number;
 }
 
 /**
@@ -27,14 +29,14 @@ export function resnetBlock(ctx: BlockContext, prefix: string, x: ValueRef, temb
   const { g } = ctx;
   const { inChannels, outChannels, groups, eps, spatial } = options;
   const act = options.act ?? 'silu';
-  let h = groupNorm(ctx, child(prefix, 'norm1'), x, inChannels, groups, eps, spatial); // [B, Cin, H, W]
+  let h = groupNorm(ctx, child(prefix, 'norm1'), x, inChannels, groups, eps, spatial, options.normFrames); // [B, Cin, H, W]
   h = activation(g, act, h);
   h = conv2d(ctx, child(prefix, 'conv1'), h, inChannels, outChannels); // [B, Cout, H, W]
   if (temb && options.tembChannels) {
     const t = linear(ctx, child(prefix, 'time_emb_proj'), activation(g, act, temb), options.tembChannels, outChannels); // [B, Cout]
     h = g.add(h, g.unsqueeze(t, [2, 3])); // [B, Cout, H, W]
   }
-  h = groupNorm(ctx, child(prefix, 'norm2'), h, outChannels, groups, eps, spatial);
+  h = groupNorm(ctx, child(prefix, 'norm2'), h, outChannels, groups, eps, spatial, options.normFrames);
   h = activation(g, act, h);
   // dropout is the identity at inference
   h = conv2d(ctx, child(prefix, 'conv2'), h, outChannels, outChannels); // [B, Cout, H, W]

@@ -171,3 +171,30 @@ export const TINY_CONTROLNET_CONFIG = Object.freeze({
   layers_per_block: TINY_UNET_CONFIG.layers_per_block,
   norm_num_groups: TINY_UNET_CONFIG.norm_num_groups,
 }) as unknown as ControlNetConfig;
+
+/**
+ * SD1.5's UNet topology in miniature, for tests that must run the code paths SD1.5 runs at 512 px: four levels
+ * (three with cross-attention, a plain fourth), two layers per block, the mid block at the deepest level. With
+ * its VAE's scale factor 2, 128 px frames give 64x64 latents, so FateZero's rules land where they land on SD1.5
+ * at 512 px: the 64x64 level is not controlled, the blend maps are the 16x16 level's five, and cross-frame
+ * attention starts at the second block width (SD1.5's 640).
+ */
+export const SD15_TOPOLOGY_UNET_CONFIG = Object.freeze({
+  ...SD15_UNET_CONFIG,
+  attention_head_dim: 2,
+  block_out_channels: [8, 16, 32, 32],
+  cross_attention_dim: 32,
+  norm_num_groups: 4,
+  sample_size: 64,
+}) as unknown as UNetConfig;
+
+/** The topology bundle's VAE: two blocks (scale factor 2) of 8/16 channels. */
+export const SD15_TOPOLOGY_VAE_CONFIG = Object.freeze({
+  ...SD15_VAE_CONFIG,
+  block_out_channels: [8, 16],
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+  layers_per_block: 1,
+  norm_num_groups: 4,
+  sample_size: 128,
+}) as unknown as VAEConfig;

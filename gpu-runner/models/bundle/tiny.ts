@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { SD15_MODEL_INDEX, SD15_SCHEDULER_CONFIG, writeAtomically, writeBundle, type BundleConfigs } from './bundle-writer.ts';
 import { resolveCacheDir } from './cache-dir.ts';
-import { TINY_TEXT_ENCODER_CONFIG, TINY_UNET_CONFIG, TINY_VAE_CONFIG } from './sd-configs.ts';
+import { SD15_TOPOLOGY_UNET_CONFIG, SD15_TOPOLOGY_VAE_CONFIG, TINY_TEXT_ENCODER_CONFIG, TINY_UNET_CONFIG, TINY_VAE_CONFIG } from './sd-configs.ts';
 
 /** Bumped whenever the tiny configs or the weight generator change, so caches regenerate. */
 export const TINY_BUNDLE_VERSION = 1;
@@ -20,6 +20,13 @@ export const TINY_BUNDLE_CONFIGS: BundleConfigs = Object.freeze({
   unet: TINY_UNET_CONFIG,
   vae: TINY_VAE_CONFIG,
   textEncoder: TINY_TEXT_ENCODER_CONFIG,
+});
+
+/** SD1.5's block topology in miniature (see SD15_TOPOLOGY_UNET_CONFIG): 128 px frames, 64x64 latents. */
+export const SD15_TOPOLOGY_BUNDLE_CONFIGS: BundleConfigs = Object.freeze({
+  ...TINY_BUNDLE_CONFIGS,
+  unet: SD15_TOPOLOGY_UNET_CONFIG,
+  vae: SD15_TOPOLOGY_VAE_CONFIG,
 });
 
 /** Options of the tiny bundle functions. */
@@ -54,4 +61,14 @@ export function ensureTinyBundle(options: TinyBundleOptions & { readonly cacheDi
   const seed = checkSeed(options.seed ?? 0);
   const target = join(resolveCacheDir(options.cacheDir), 'models', `tiny-${seed}-v${TINY_BUNDLE_VERSION}`);
   return writeAtomically(target, (tmp) => writeTinyBundle(tmp, { ...options, seed }));
+}
+
+/**
+ * The cached SD1.5-topology bundle `<cacheDir>/models/sd15-topology-<seed>-v<version>`, generated on first use.
+ * @returns the bundle folder
+ */
+export function ensureTopologyBundle(options: TinyBundleOptions & { readonly cacheDir?: string }): string {
+  const seed = checkSeed(options.seed ?? 0);
+  const target = join(resolveCacheDir(options.cacheDir), 'models', `sd15-topology-${seed}-v${TINY_BUNDLE_VERSION}`);
+  return writeAtomically(target, (tmp) => writeBundle(tmp, SD15_TOPOLOGY_BUNDLE_CONFIGS, { seed, bpeVocabGzPath: options.bpeVocabGzPath }));
 }

@@ -34,6 +34,8 @@ export interface UNetBlockEnv {
   readonly crossFrameMinChannels: number;
   /** Every self-attention sees all frames of its group (ControlVideo). @default false */
   readonly fullCrossFrame?: boolean;
+  /** Frames whose statistics the ResNet GroupNorms pool: `frames` for FateZero's clip norm, 1 per frame. */
+  readonly normFrames?: number;
   readonly hooks: AttentionHooks;
   readonly attention: AttentionPath;
 }
@@ -79,6 +81,7 @@ function resnet(env: UNetBlockEnv, prefix: string, x: ValueRef, inChannels: numb
     tembChannels: env.tembChannels,
     act: env.config.act_fn,
     outputScaleFactor: outputScaleFactor ?? env.config.resnet_out_scale_factor,
+    normFrames: env.normFrames,
   });
 }
 

@@ -26,6 +26,13 @@ export interface UNetGraphOptions {
    * frames of its group as one sequence, instead of the middle frame's. @default false
    */
   readonly fullCrossFrame?: boolean;
+  /**
+   * GroupNorm statistics of the ResNet blocks and `conv_norm_out`: 'clip' pools each group's `frames` frames
+   * (FateZero's and ControlVideo's inflated UNets normalise the 5-D clip tensor); 'frame' normalises every
+   * batch item alone (diffusers' 2-D UNet). The transformers' own GroupNorm is per frame either way.
+   * @default 'frame'
+   */
+  readonly groupNorm?: 'clip' | 'frame';
   /** Attention capture/injection and token merging. @default NO_HOOKS */
   readonly hooks?: AttentionHooks;
   /** Attention kernel where no hook needs probabilities. @default 'fused' (measured faster on ORT CPU) */
@@ -83,6 +90,7 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
     ctx, config, temb, tembChannels, context, contextTokens, frames,
     crossFrameMinChannels: options.crossFrameMinChannels ?? boc[Math.min(1, blocks - 1)],
     fullCrossFrame: options.fullCrossFrame ?? false,
+    normFrames: options.groupNorm === 'clip' ? frames : 1,
     hooks: options.hooks ?? NO_HOOKS,
     attention: options.attention ?? 'fused',
   };
@@ -116,7 +124,7 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
   });
 
   // 6. post-process
-  h = groupNorm(ctx, 'conv_norm_out', h, boc[0], config.norm_num_groups, config.norm_eps, [height, width]);
+  h = groupNorm(ctx, 'conv_norm_out', h, boc[0], config.norm_num_groups, config.norm_eps, [height, width], env.normFrames);
   h = g.silu(h);
   h = conv2d(ctx, 'conv_out', h, boc[0], config.out_channels, { kernel: config.conv_out_kernel }); // [B, out, h, w]
   g.output(h, 'out_sample', 'float32', ['batch', config.out_channels, height, width]);

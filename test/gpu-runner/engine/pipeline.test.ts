@@ -32,13 +32,6 @@ function clip(): Uint8Array[] {
   });
 }
 
-/** Mask video [F, H, W]: the given box of pixels is 1. */
-function boxMask(x0: number, y0: number, x1: number, y1: number): Float32Array {
-  const m = new Float32Array(F * H * W);
-  for (let f = 0; f < F; f++) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[(f * H + y) * W + x] = 1;
-  return m;
-}
-
 const base: EditRequest = { sourcePrompt: 'a brown bear walking', targetPrompt: 'a red tiger walking', frames: { count: F } };
 
 function run(request: Partial<EditRequest>, extra: Partial<RunEditArgs> = {}): Promise<RunEditResult> {
@@ -84,21 +77,6 @@ describe('determinism and reporting', () => {
 });
 
 describe('invariants (method.md §5-§6)', () => {
-  it('gamma 0 gives exactly the result without object-centric sampling', async () => {
-    const knobs = { preset: 'ocd' as const, sampler: { steps: 4 } };
-    const off = await run({ ...knobs, ocd: { sampling: false } });
-    const gamma0 = await run({ ...knobs, ocd: { gamma: 0 } });
-    expect(maxAbsDiff(gamma0.latents.edited, off.latents.edited)).toBe(0);
-  });
-
-  it('a full-frame mask with phi 1 gives the optimized result', async () => {
-    const knobs = { preset: 'ocd' as const, sampler: { steps: 4 }, tome: { objectCentric: false } };
-    const off = await run({ ...knobs, ocd: { sampling: false } });
-    const full = await run({ ...knobs, ocd: { mask: 'video', phi: 1 } }, { mask: boxMask(0, 0, W, H) });
-    expect(full.report.mask?.areaFraction).toBe(1);
-    expect(maxAbsDiff(full.latents.edited, off.latents.edited)).toBeLessThan(1e-5);
-  });
-
   it('merge ratio 0 is no merging', async () => {
     const none = await run({ preset: 'optimized', sampler: { steps: 4 }, tome: { enabled: false } });
     const zero = await run({ preset: 'optimized', sampler: { steps: 4 }, tome: { ratio: [0] } });
@@ -106,12 +84,11 @@ describe('invariants (method.md §5-§6)', () => {
     expect(maxAbsDiff(zero.latents.edited, none.latents.edited)).toBe(0);
   });
 
-  it('paired plans are reused: every editing call imports the plan inversion made at its timestep; unpaired differs', async () => {
+  it('paired plans are reused: every editing call imports the plan inversion made at its timestep; unpaired is refused where merged layers are fused', async () => {
     const paired = await run({ preset: 'optimized', sampler: { steps: 4 } });
-    const unpaired = await run({ preset: 'optimized', sampler: { steps: 4 }, tome: { paired: false } });
     expect(paired.report.tome!.importedPlans).toBe(4 * paired.report.tome!.mergedLayers);
-    expect(unpaired.report.tome!.importedPlans).toBe(0);
-    expect(maxAbsDiff(paired.latents.edited, unpaired.latents.edited)).toBeGreaterThan(1e-4);
+    // at 256 px the 32x32 level is fused (query length <= 1024), so its stored maps need the paired plans
+    await expect(run({ preset: 'optimized', sampler: { steps: 4 }, tome: { paired: false } })).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'invalid_request' && /tome\.paired/.test(e.message));
   });
 
 });
@@ -157,18 +134,8 @@ describe('inversion round trip and reconstruction (scaled-output bundles)', () =
   });
 });
 
+// Object-centric sampling on values (crop, background, blend, restart): ocs-values.test.ts.
 describe('object-centric sampling', () => {
-  it.each(['coarse', 'inversion'] as const)('edits a masked object with the %s background: crop box, call counts', async (background) => {
-    const result = await run({ preset: 'ocd', sampler: { steps: 8 }, ocd: { mask: 'video', background, gamma: 0.5, phi: 0.25 } }, { mask: boxMask(96, 96, 168, 160) });
-    expect(result.report.ranAs).toBe('ocd');
-    // mask pixels 96..167 x 96..159 -> latent cols 12..20, rows 12..19; dilated by 2 -> cols 10..22 (13), rows 10..21
-    // (12); sizes rounded to 16 and centred: cols from 9, rows from 8
-    expect(result.report.mask?.box).toEqual({ top: 8, left: 9, height: 16, width: 16 });
-    // 8 inversion + 4 foreground + (coarse: ceil(0.25 * 4) = 1 background) + 4 joint
-    expect(result.report.unetCalls).toBe(8 + 4 + (background === 'coarse' ? 1 : 0) + 4);
-    expect(result.report.tokenStepsRelative).toBeLessThan(1);
-  });
-
   it('by default (no mask, no blend words) follows the attention of the words the prompts differ in, and runs as ocd', async () => {
     const result = await run({ sampler: { steps: 4 } });
     expect(result.report.ranAs).toBe('ocd');

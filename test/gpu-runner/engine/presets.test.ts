@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseController, deriveBlendWords, resolveOptions } from '../../../gpu-runner/engine/presets.ts';
+import { chooseController, deriveBlendWords, resolveOptions, wordTokenPositions } from '../../../gpu-runner/engine/presets.ts';
 import { createInversion, createSampler } from '../../../gpu-runner/engine/sampling.ts';
 
 const SD15_SCHEDULER = {
@@ -65,5 +65,14 @@ describe('sampler and paired inversion', () => {
     expect(sampler.timesteps[steps - 1]).toBe(last);
     const inversion = createInversion(sampler, SD15_SCHEDULER);
     expect([...inversion.timesteps]).toEqual([...sampler.timesteps].reverse());
+  });
+});
+
+describe('wordTokenPositions', () => {
+  it('marks every occurrence of a blend word, as FateZero does', () => {
+    const prompt = { words: ['a', 'cat', 'and', 'a', 'cat', 'toy'], tokenPositions: [[1], [2], [3], [4], [5], [6, 7]] };
+    expect(wordTokenPositions(['cat'], prompt)).toEqual([2, 5]);
+    expect(wordTokenPositions(['Toy', 'a'], prompt)).toEqual([6, 7, 1, 4]);
+    expect(() => wordTokenPositions(['dog'], prompt)).toThrow(/'dog' is not a word/);
   });
 });

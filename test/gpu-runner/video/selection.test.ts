@@ -13,6 +13,14 @@ describe('selectFrames', () => {
     expect(selection.times).toEqual([0, 0.125, 0.25, 0.375, 0.5]);
   });
 
+  it("'first' with a sampling rate takes every r-th frame from the start (FateZero's sampling_rate)", () => {
+    const selection = selectFrames(cfr(20, 8), { maxFrames: 4, mode: 'first', sourceFps: 8, samplingRate: 3 });
+    expect(selection.indices).toEqual([0, 3, 6, 9]);
+    expect(selection.stride).toBe(3);
+    expect(selection.fps).toBe(8 / 3);
+    expect(() => selectFrames(cfr(4, 8), { maxFrames: 2, mode: 'first', sourceFps: 8, samplingRate: 0 })).toThrow(/samplingRate/);
+  });
+
   it("'spread' uses the smallest whole stride that fits the clip", () => {
     // 50 frames into 8: stride ceil(50 / 8) = 7 -> 0, 7, ..., 49 (FateZero's blackswan sampling).
     const selection = selectFrames(cfr(50, 8), { maxFrames: 8, mode: 'spread', sourceFps: 8 });

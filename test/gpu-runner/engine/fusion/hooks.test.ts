@@ -26,7 +26,9 @@ async function runHook(kind: 'self' | 'cross', mode: 'fuse' | 'record', feeds: R
   const probs = g.input('probs', 'float32', [groups * F, H, Q, s.keyTokens]);
   const { hooks, sites } = mode === 'fuse' ? fusionHooks() : recordingHooks();
   expect(hooks.wantsProbabilities?.(s)).toBe(true);
-  expect(hooks.wantsProbabilities?.(site(kind, 0))).toBe(false);
+  // FateZero's rule: query length <= 32² is controlled, 64x64 is not
+  expect(hooks.wantsProbabilities?.({ ...site(kind, 0), height: 32, width: 32 })).toBe(true);
+  expect(hooks.wantsProbabilities?.({ ...site(kind, 0), height: 32, width: 33 })).toBe(false);
   const out = hooks.onProbabilities!(g, s, probs);
   g.output(g.identity(out), 'fused', 'float32');
   expect(sites.map((x) => x.name)).toEqual([s.name]);

@@ -7,7 +7,7 @@ export interface LoadedTensor {
   data: Float32Array | number[];
 }
 
-/** Minimal safetensors reader for the reference cases (F32, I64, I32), independent of the code under test. */
+/** Minimal safetensors reader for the reference cases (F32, I64, I32, U8), independent of the code under test. */
 export function readSafetensors(path: string): Record<string, LoadedTensor> {
   const bytes = readFileSync(path);
   const headerLength = Number(bytes.readBigUInt64LE(0));
@@ -22,6 +22,7 @@ export function readSafetensors(path: string): Record<string, LoadedTensor> {
     let data: Float32Array | number[];
     if (info.dtype === 'F32') data = Float32Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
     else if (info.dtype === 'I64') data = Array.from({ length: raw.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
+    else if (info.dtype === 'U8') data = Array.from(raw);
     else if (info.dtype === 'I32') data = Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getInt32(i * 4, true));
     else throw new Error(`readSafetensors: dtype ${info.dtype} of ${name} is not supported by the test reader.`);
     out[name] = { dtype: info.dtype, shape: info.shape, data };

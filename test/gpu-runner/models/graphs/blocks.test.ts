@@ -71,6 +71,28 @@ describe('layers vs plain TypeScript references', () => {
     expect(maxAbsDiff(y, ref.groupNorm(x, 2, 8, 15, 4, 1e-6, weights.w('gn.weight'), weights.w('gn.bias')))).toBeLessThanOrEqual(TOL);
   });
 
+  it("group norm over a clip equals torch's GroupNorm on the 5-D [b, c, f, h, w] tensor (FateZero's inflated ResNets)", async () => {
+    const clips = 2, F = 3, C = 8, S = 15;
+    const x = ref.randomValues(clips * F * C * S, 19, 3);
+    const { y, weights } = await runBlock([clips * F, C, 3, 5], x, (ctx, v) => groupNorm(ctx, 'gn', v, C, 4, 1e-5, [3, 5], F));
+    // [(b f), c, s] -> [b, c, (f s)], normalise per (b, group), and back
+    const toClip = (v: Float32Array, back: boolean) => {
+      const out = new Float32Array(v.length);
+      for (let b = 0; b < clips; b++) for (let f = 0; f < F; f++) for (let c = 0; c < C; c++) for (let i = 0; i < S; i++) {
+        const frameMajor = ((b * F + f) * C + c) * S + i;
+        const channelMajor = ((b * C + c) * F + f) * S + i;
+        if (back) out[frameMajor] = v[channelMajor];
+        else out[channelMajor] = v[frameMajor];
+      }
+      return out;
+    };
+    const expected = toClip(ref.groupNorm(toClip(x, false), clips, C, F * S, 4, 1e-5, weights.w('gn.weight'), weights.w('gn.bias')), true);
+    expect(maxAbsDiff(y, expected)).toBeLessThanOrEqual(TOL);
+    // and it is not the per-frame norm
+    const perFrame = ref.groupNorm(x, clips * F, C, S, 4, 1e-5, weights.w('gn.weight'), weights.w('gn.bias'));
+    expect(maxAbsDiff(y, perFrame)).toBeGreaterThan(1e-2);
+  });
+
   it('layer norm over the last axis', async () => {
     const x = ref.randomValues(2 * 4 * 6, 16, 2);
     const { y, weights } = await runBlock([2, 4, 6], x, (ctx, v) => layerNorm(ctx, 'ln', v, 6, 1e-5));
