@@ -34,10 +34,12 @@ def parse_args():
     p.add_argument('--out', default=os.path.join(REPO, 'models', 'toy'), help='exported model folder')
     p.add_argument('--reference', default=os.path.join(REPO, 'test', 'fixtures', 'toy-model', 'reference.safetensors'))
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--vae-steps', type=int, default=600)
+    p.add_argument('--vae-steps', type=int, default=1200)
     p.add_argument('--vae-batch', type=int, default=16)
     p.add_argument('--vae-crop', type=int, default=32)
-    p.add_argument('--unet-steps', type=int, default=3000)
+    p.add_argument('--vae-sample-until', type=int, default=525,
+                   help='VAE steps that decode a posterior sample; later steps decode the mean (what the engine encodes to)')
+    p.add_argument('--unet-steps', type=int, default=4000)
     p.add_argument('--unet-batch', type=int, default=16)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--threads', type=int, default=1, help='torch threads (1 is fastest on a shared 2-core CPU)')
@@ -154,7 +156,7 @@ def train_vae(state, args):
         for g in state.vae_opt.param_groups:
             g['lr'] = lr
         mean, logvar = vae.encode(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if step < args.vae_sample_until else mean
         recon = vae.decode(z)
         mse = F.mse_loss(recon, x)
         kl = 0.5 * torch.mean(mean ** 2 + logvar.exp() - 1.0 - logvar)
@@ -312,8 +314,8 @@ def write_reference(out, path, tokenizer):
 
 def write_training_record(state, args, out):
     record = {
-        'command': 'python3 trainer/train.py --seed {} --vae-steps {} --unet-steps {} --vae-batch {} --unet-batch {} --lr {} --threads {}'.format(
-            args.seed, state.vae_step, state.unet_step, args.vae_batch, args.unet_batch, args.lr, args.threads),
+        'command': 'python3 trainer/train.py --seed {} --vae-steps {} --vae-sample-until {} --unet-steps {} --vae-batch {} --unet-batch {} --lr {} --threads {}'.format(
+            args.seed, state.vae_step, args.vae_sample_until, state.unet_step, args.vae_batch, args.unet_batch, args.lr, args.threads),
         'seed': args.seed, 'vae_steps': state.vae_step, 'unet_steps': state.unet_step,
         'vae_batch': args.vae_batch, 'vae_crop': args.vae_crop, 'unet_batch': args.unet_batch, 'lr': args.lr,
         'wall_s': {k: round(v, 1) for k, v in state.wall.items()}, 'scaling_factor': state.scaling_factor,
