@@ -1,6 +1,6 @@
 """Trains the toy model (VAE, then text encoder + UNet) on frames of the toy world and exports a diffusers folder.
 
-    /usr/bin/python3 trainer/train.py --work .cache/toy-train --out models/toy
+    /usr/bin/python3 trainer/train.py --work .cache/toy-train --out assets/toy-model
 
 Seeded and resumable: every `--checkpoint-every` steps the whole state (weights, optimiser, EMA, step) goes to
 <work>/checkpoint.pt; rerunning the same command continues from there. Training data is a pure function of
@@ -31,7 +31,7 @@ REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--work', default=os.path.join(REPO, '.cache', 'toy-train'), help='checkpoints and logs')
-    p.add_argument('--out', default=os.path.join(REPO, 'models', 'toy'), help='exported model folder')
+    p.add_argument('--out', default=os.path.join(REPO, 'assets', 'toy-model'), help='exported model folder')
     p.add_argument('--reference', default=os.path.join(REPO, 'test', 'fixtures', 'toy-model', 'reference.safetensors'))
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--vae-steps', type=int, default=1200)
@@ -314,8 +314,7 @@ def write_reference(out, path, tokenizer):
 
 def write_training_record(state, args, out):
     record = {
-        'command': 'python3 trainer/train.py --seed {} --vae-steps {} --vae-sample-until {} --unet-steps {} --vae-batch {} --unet-batch {} --lr {} --threads {}'.format(
-            args.seed, state.vae_step, args.vae_sample_until, state.unet_step, args.vae_batch, args.unet_batch, args.lr, args.threads),
+        'command': write_training_command(state, args),
         'seed': args.seed, 'vae_steps': state.vae_step, 'unet_steps': state.unet_step,
         'vae_batch': args.vae_batch, 'vae_crop': args.vae_crop, 'unet_batch': args.unet_batch, 'lr': args.lr,
         'wall_s': {k: round(v, 1) for k, v in state.wall.items()}, 'scaling_factor': state.scaling_factor,
@@ -323,6 +322,68 @@ def write_training_record(state, args, out):
         'loss_curve': [e for e in state.log if e['step'] % 50 == 0 or e['phase'] == 'vae' and e['step'] % 25 == 0],
     }
     write_json(os.path.join(out, 'training.json'), record)
+
+
+def loss_table(log, phase, key, buckets=12):
+    """Mean of `key` over equal step windows of a phase: the loss curve as a small table."""
+    rows = [e for e in log if e['phase'] == phase]
+    if not rows:
+        return []
+    last = rows[-1]['step']
+    width = max(1, math.ceil(last / buckets))
+    out = []
+    for lo in range(0, last, width):
+        window = [e[key] for e in rows if lo < e['step'] <= lo + width]
+        if window:
+            out.append((lo + 1, min(lo + width, last), sum(window) / len(window), window[-1] if phase else None))
+    return out
+
+
+def write_card(state, args, out):
+    """The model card: data, recipe, steps, wall time, machine, loss curve (measured quality is added from the bench)."""
+    import platform
+    vae_rows = loss_table(state.log, 'vae', 'mse')
+    unet_rows = loss_table(state.log, 'unet', 'mse')
+    lines = [
+        '# Toy model: a small Stable Diffusion 1.x-layout model trained on the toy world',
+        '',
+        'The embedded default model of this project (`npm start`, the playground, `ocd edit` without `--model`).',
+        'Trained from scratch by `trainer/train.py` on frames of the toy world (`gpu-runner/toy-world/world.json`):',
+        'one object (circle, square, triangle, star; 8 named colours) moving over a plain, striped, checkered, gradient',
+        'or textured background in another colour, captioned from templates ("a red circle moving on a striped blue',
+        'background"). It knows nothing else: prompts outside that world give toy-world pictures or noise.',
+        '',
+        '## Recipe',
+        '',
+        '- command: `{}`'.format(write_training_command(state, args)),
+        '- VAE: AutoencoderKL blocks {} (scale factor {}), {} steps x {} crops of {}x{} px; scaling_factor {}'.format(
+            configs.VAE['block_out_channels'], 2 ** (len(configs.VAE['block_out_channels']) - 1), state.vae_step,
+            args.vae_batch, args.vae_crop, args.vae_crop, state.scaling_factor),
+        '- text encoder: CLIPTextModel hidden {}, {} layers, {} heads, the real CLIP vocabulary (49408 tokens; the token table is stored fp16)'.format(
+            configs.TEXT_ENCODER['hidden_size'], configs.TEXT_ENCODER['num_hidden_layers'], configs.TEXT_ENCODER['num_attention_heads']),
+        '- UNet: UNet2DConditionModel blocks {}, cross-attention dim {}, 16x16x4 latents (64x64 px); {} steps x batch {} frames, epsilon objective, SD1.5 schedule, min-SNR-5, 10% empty captions, EMA weights exported'.format(
+            configs.UNET['block_out_channels'], configs.UNET['cross_attention_dim'], state.unet_step, args.unet_batch),
+        '- held out of training: clip seeds >= 1,000,000 and the caption combinations of `world.json` heldOut',
+        '- wall time: VAE {:.0f} s, text encoder + UNet {:.0f} s'.format(state.wall['vae'], state.wall['unet']),
+        '- machine: {} ({} CPUs visible, shared with other work, run at nice 10), PyTorch {}, {} thread(s), device {}'.format(
+            platform.machine(), os.cpu_count(), torch.__version__, args.threads, args.device),
+        '',
+        '## Loss curve',
+        '',
+        '| phase | steps | mean MSE in window |',
+        '|---|---|---|',
+    ]
+    lines += ['| VAE reconstruction | {}-{} | {:.4f} |'.format(a, b, m) for a, b, m, _ in vae_rows]
+    lines += ['| UNet epsilon | {}-{} | {:.4f} |'.format(a, b, m) for a, b, m, _ in unet_rows]
+    lines += ['', 'The full log is `training.json` (`loss_curve`) beside this file.', '']
+    with open(os.path.join(out, 'README.md'), 'w', encoding='utf-8') as f:
+        f.write('\n'.join(lines))
+
+
+def write_training_command(state, args):
+    return ('python3 trainer/train.py --seed {} --vae-steps {} --vae-sample-until {} --unet-steps {} --vae-batch {} '
+            '--unet-batch {} --lr {} --threads {}').format(args.seed, state.vae_step, args.vae_sample_until, state.unet_step,
+                                                        args.vae_batch, args.unet_batch, args.lr, args.threads)
 
 
 def main():
@@ -350,6 +411,7 @@ def main():
         save_checkpoint(state, args.work)
     export(state, args.out)
     write_training_record(state, args, args.out)
+    write_card(state, args, args.out)
     write_reference(args.out, args.reference, tokenizer)
     print(f'exported {args.out}', flush=True)
 
