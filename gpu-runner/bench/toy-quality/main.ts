@@ -59,6 +59,8 @@ async function main(): Promise<number> {
   const clips = Number(values.clips ?? 3);
   const log = (line: string) => console.error(line);
   const started = new Date();
+  const workDir = join(cacheDir, 'bench');
+  mkdirSync(workDir, { recursive: true });
   const model = await loadEditModel(modelDir, { provider: 'cpu', cacheDir, threads: values.threads ? Number(values.threads) : undefined });
   try {
     log('VAE reconstruction…');
@@ -68,6 +70,7 @@ async function main(): Promise<number> {
     const t2i = await textToImage(model, Number(values.captions ?? 24));
     const edits: EditScore[] = [];
     const references: EditScore[] = [];
+    const outputs: Uint8Array[] = [];
     for (const seed of benchSeeds(clips)) {
       for (const kind of EDIT_KINDS) {
         const edit = benchEdit(clipParams(seed), kind);
@@ -81,7 +84,8 @@ async function main(): Promise<number> {
         references.push({ ...scoreEdit(roundTrip, edit), preset: 'ground truth through the VAE', seconds: 0, unetCalls: 0 });
         for (const preset of presets) {
           log(`edit ${seed} ${kind} (${edit.fromWord} -> ${edit.toWord}) ${preset.label}…`);
-          const score = await runBenchEdit(model, edit, preset);
+          const { score, frames } = await runBenchEdit(model, edit, preset);
+          outputs.push(...frames);
           log(`  success ${score.success}, bg ${score.backgroundPsnr?.toFixed(1)} dB, ${score.seconds.toFixed(1)} s`);
           edits.push(score);
         }
@@ -94,9 +98,10 @@ async function main(): Promise<number> {
       command: `npm run bench:quality -- ${process.argv.slice(2).join(' ')}`.trim(),
       vae, t2i: { scores: t2i.scores, seconds: t2i.seconds }, edits, references, presets: presets.map((p) => p.label),
     };
-    const workDir = join(cacheDir, 'bench');
-    mkdirSync(workDir, { recursive: true });
     writeFileSync(join(workDir, 'toy-quality.json'), JSON.stringify(report, null, 2));
+    // the generated images, raw RGB24 64x64 one after another (for a look: ffmpeg -f rawvideo -pix_fmt rgb24 ...)
+    writeFileSync(join(workDir, 'toy-quality-t2i.rgb'), Buffer.concat(t2i.images));
+    writeFileSync(join(workDir, 'toy-quality-edits.rgb'), Buffer.concat(outputs));
     const markdown = formatQualityReport(report);
     console.log(markdown);
     if (!values['no-write']) {

@@ -78,8 +78,8 @@ export function scoreEdit(output: readonly Uint8Array[], edit: ClipEdit): Omit<E
   };
 }
 
-/** Edits one held-out clip under one preset and scores it. */
-export async function runBenchEdit(model: EditModel, edit: ClipEdit, preset: QualityPreset): Promise<EditScore> {
+/** Edits one held-out clip under one preset and scores it; also returns the edited frames. */
+export async function runBenchEdit(model: EditModel, edit: ClipEdit, preset: QualityPreset): Promise<{ score: EditScore; frames: Uint8Array[] }> {
   const clip = truthFrames(edit.source);
   const request: EditRequest = {
     ...preset.request,
@@ -92,7 +92,7 @@ export async function runBenchEdit(model: EditModel, edit: ClipEdit, preset: Qua
   const result = await runEdit({ input: { frames: clip.map((f) => f.rgb), width: edit.source.size, height: edit.source.size }, options, model });
   const stages = result.report.stages as Record<string, number | undefined>;
   const time = Object.entries(stages).reduce((s, [stage, v]) => (stage === 'load' ? s : s + (v ?? 0)), 0);
-  return { ...scoreEdit(result.frames, edit), preset: preset.label, seconds: time, unetCalls: result.report.unetCalls };
+  return { score: { ...scoreEdit(result.frames, edit), preset: preset.label, seconds: time, unetCalls: result.report.unetCalls }, frames: result.frames };
 }
 
 /** VAE reconstruction PSNR (posterior mean, decoded) over every frame of held-out clips. */
