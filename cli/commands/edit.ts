@@ -8,9 +8,8 @@ import { parseArgs } from 'node:util';
 import { EditKnobsSchema, type EditRequest } from '../../shared/edit-request.ts';
 import { editVideoFile, formatTimingTable, loadEditModel, resolveOptions } from '../../gpu-runner/engine/index.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
-import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
-import { ensureTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
 import { parseDevice } from '../../gpu-runner/runtime/providers.ts';
+import { defaultModelDir } from '../../gpu-runner/toy-world/model.ts';
 import { ProgressBar } from '../progress.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 
@@ -23,7 +22,7 @@ const USAGE = `usage: ocd edit <video> --source "<what the clip shows>" --target
 options:
 ${EDIT_FLAGS_HELP}
   --mask <video>                    mask video (white = edit); sets ocd.mask to 'video'
-  --model <dir>                     diffusers SD1.x folder (default: the tiny random bundle, generated on first use)
+  --model <dir>                     diffusers SD1.x folder (default: OCD_MODEL_DIR, else the embedded toy model)
   --out <file>                      output video (default: <video name>.edited.mp4 here); preview and report.json beside it
   --provider cpu|cuda               onnxruntime device (cpu)
   --threads N                       threads per op
@@ -92,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     bar.update({ stage: 'loading model', fraction: 0 });
-    const modelDir = values.model ? resolve(values.model) : ensureTinyBundle({ cacheDir, bpeVocabGzPath: resolveClipVocab() });
+    const modelDir = resolve(defaultModelDir(values.model ?? process.env.OCD_MODEL_DIR));
     const model = await loadEditModel(modelDir, { provider, cacheDir, threads });
     const N = options.sampler.steps;
     try {
