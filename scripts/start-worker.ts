@@ -10,7 +10,7 @@ const { overrides, values } = stackFlags('npm run start:worker --', process.argv
 });
 const paths = localPaths();
 const settings = loadLocalSettings(paths, overrides);
-const env = workerEnv(settings, await readEmulatorEnv(paths), paths, localModelDir(paths), Number(values['health-port'] ?? 0));
+const env = workerEnv(settings, await readEmulatorEnv(paths), paths, localModelDir(), Number(values['health-port'] ?? 0));
 const worker = spawnEntry('worker', 'gpu-runner/worker/main.ts', env);
 worker.once('exit', (code) => process.exit(code ?? 1));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.kill('SIGTERM'));

@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole service on this machine. S3, SQS and DynamoDB emulators on loopback (the same AWS SDK
- * code paths as in AWS), the API with the playground, and one CPU worker with the tiny bundle (or OCD_MODEL_DIR).
+ * code paths as in AWS), the API with the playground, and one CPU worker with the embedded toy model (or OCD_MODEL_DIR).
  * Data stays under .data/ across restarts. Ctrl-C stops everything.
  */
 import { startLocalEmulators } from './local/emulator-process.ts';
@@ -14,8 +14,7 @@ const { overrides } = stackFlags('npm start --', process.argv.slice(2));
 requireSystemPrograms();
 const paths = localPaths();
 const settings = loadLocalSettings(paths, overrides);
-console.log('preparing the model (the tiny bundle is generated once into .cache/)…');
-const modelDir = localModelDir(paths);
+const modelDir = localModelDir();
 const emulators = await startLocalEmulators(paths, settings);
 const api = spawnEntry('api', 'functions/server.ts', apiEnv(settings, emulators.env));
 const worker = spawnEntry('worker', 'gpu-runner/worker/main.ts', workerEnv(settings, emulators.env, paths, modelDir));

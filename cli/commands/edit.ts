@@ -9,9 +9,8 @@ import { EditKnobsSchema, type EditRequest } from '../../shared/edit-request.ts'
 import { editVideoFile, formatTimingTable, loadEditModel, resolveOptions } from '../../gpu-runner/engine/index.ts';
 import { describeRun } from '../../gpu-runner/engine/report.ts';
 import { resolveCacheDir } from '../../gpu-runner/models/bundle/cache-dir.ts';
-import { resolveClipVocab } from '../../gpu-runner/models/bundle/clip-vocab.ts';
-import { ensureTinyBundle } from '../../gpu-runner/models/bundle/tiny.ts';
 import { parseProviderSetting } from '../../gpu-runner/runtime/providers.ts';
+import { defaultModelDir } from '../../gpu-runner/toy-world/model.ts';
 import { ProgressBar } from '../progress.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 
@@ -24,7 +23,7 @@ export const usage = `usage: ocd edit <video> --source "<what the clip shows>" -
 options:
 ${EDIT_FLAGS_HELP}
   --mask <video>                    mask video (white = edit); sets ocd.mask to 'video'
-  --model <dir>                     diffusers SD1.x folder (default: the tiny random bundle, generated on first use)
+  --model <dir>                     diffusers SD1.x folder (default: OCD_MODEL_DIR, else the embedded toy model)
   --out <file>                      output video (default: <video name>.edited.mp4 here); the side-by-side preview
                                     (input | mask | output) and report.json go to <out name>.files/ beside it
   --provider cpu|cuda|webgpu|auto   onnxruntime device (cpu); auto takes the first that works
@@ -94,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     bar.update({ stage: 'loading model', fraction: 0 });
-    const modelDir = values.model ? resolve(values.model) : ensureTinyBundle({ cacheDir, bpeVocabGzPath: resolveClipVocab() });
+    const modelDir = resolve(defaultModelDir(values.model ?? process.env.OCD_MODEL_DIR));
     const model = await loadEditModel(modelDir, { provider, cacheDir, threads });
     const N = options.sampler.steps;
     try {

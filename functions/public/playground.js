@@ -14,6 +14,32 @@ if (hashKey) {
 }
 apiKeyInput.value = localStorage.getItem(KEY_STORAGE) ?? '';
 
+// The sample toy clip (rendered by gpu-runner/toy-world; the embedded model was trained on that world) and its
+// one-click example edits, from functions/public/samples/.
+async function offerSamples() {
+  const res = await fetch('/samples/examples.json');
+  if (!res.ok) return;
+  const examples = await res.json();
+  $('samples').hidden = false;
+  $('use-sample').addEventListener('click', async () => {
+    const blob = await (await fetch(examples.clip)).blob();
+    const files = new DataTransfer();
+    files.items.add(new File([blob], 'toy-clip.mp4', { type: 'video/mp4' }));
+    $('video').files = files.files;
+    const [first] = examples.edits;
+    $('source').value = first.sourcePrompt;
+    $('target').value = first.targetPrompt;
+  });
+  for (const edit of examples.edits) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = edit.label;
+    button.addEventListener('click', () => { $('source').value = edit.sourcePrompt; $('target').value = edit.targetPrompt; });
+    $('sample-edits').append(button);
+  }
+}
+offerSamples().catch(() => undefined);
+
 async function api(path, init = {}) {
   const res = await fetch(path, {
     ...init,

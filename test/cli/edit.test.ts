@@ -36,7 +36,7 @@ describe('ocd edit argument handling', () => {
   });
 });
 
-describe('ocd edit end to end (tiny bundle)', () => {
+describe('ocd edit end to end (default toy model)', () => {
   const cases = (['ocd', 'optimized', 'fatezero'] as const).map((preset, i) => ({ preset, clip: manifest[i] }));
 
   it.each(cases)('$preset on $clip.id: writes a playable H.264 output, a preview and report.json', async ({ preset, clip }) => {
