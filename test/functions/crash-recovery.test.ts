@@ -13,6 +13,13 @@ import { uploadKey } from '../../shared/s3-keys.ts';
 import { useEmulators } from '../support/emulators.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 
+/** 2 KiB that start like an MP4 (an `ftyp` box), which is all the create-time check reads. */
+function mp4Like(): Uint8Array {
+  const bytes = new Uint8Array(2048).fill(7);
+  bytes.set([0, 0, 0, 24, ...Buffer.from('ftypisom')]);
+  return bytes;
+}
+
 const emulators = useEmulators();
 const API_KEY = 'ocd_crash-test-key';
 const UPLOAD_ID = '01JDCRASH00000000000000001';
@@ -48,7 +55,7 @@ const createRequest = (port: number) =>
 describe('a create killed after reserving its key', () => {
   it('is recovered by a replay of the same key within the create lease after a restart', { timeout: 60_000 }, async () => {
     const { s3, resources, dynamo } = emulators.current;
-    await s3.send(new PutObjectCommand({ Bucket: resources.bucket, Key: uploadKey('crash', UPLOAD_ID), Body: new Uint8Array(2048).fill(7), ContentType: 'video/mp4' }));
+    await s3.send(new PutObjectCommand({ Bucket: resources.bucket, Key: uploadKey('crash', UPLOAD_ID), Body: mp4Like(), ContentType: 'video/mp4' }));
     const jobs = new JobStore({ client: dynamo, table: resources.table });
 
     const doomed = await startApi({ OCD_TEST_ONLY_KILL_AT: 'after-idempotency-reservation' });

@@ -295,10 +295,14 @@ export interface components {
                 /** @description How many frames to edit (default 8). */
                 count?: number;
                 /**
-                 * @description 'spread' (default) picks frames evenly spaced over the clip; 'first' takes the first `count` frames.
+                 * @description 'spread' picks frames evenly spaced over the clip; 'first' takes `count` consecutive frames from the start, every `samplingRate`-th (fatezero).
                  * @enum {string}
                  */
                 selection?: "first" | "spread";
+                /** @description With selection 'first': source frames between chosen ones (FateZero's sampling_rate; 1). */
+                samplingRate?: number;
+                /** @description Centre-crop to size x size as FateZero does (fatezero) instead of keeping the aspect ratio (sides cropped to multiples of 64). */
+                square?: boolean;
             };
             /** @description Working size of the short side in pixels, a multiple of 64; null = the model default. */
             size?: number | null;
@@ -401,6 +405,11 @@ export interface components {
             crossFrame?: {
                 /** @description Blocks with at least this many channels attend to the middle frame; null = the model's second block width. Not implemented yet: only null is accepted. */
                 minChannels?: number | null;
+                /**
+                 * @description GroupNorm statistics of the UNet's ResNet blocks and output norm: over the whole clip as FateZero's inflated UNet ('clip', every preset) or per frame ('frame').
+                 * @enum {string}
+                 */
+                groupNorm?: "clip" | "frame";
             };
             /** @description The video to edit, uploaded through POST /v1/uploads. */
             input: {
