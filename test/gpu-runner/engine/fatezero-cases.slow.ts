@@ -4,7 +4,7 @@
  * 64x64, under the API's size minimum. Fusion switched off must land far from the reference, so the agreement is
  * not vacuous. Slow (about 13 GB of spilled maps per case): run with `npm run test:slow`, not part of `npm test`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,27 +15,9 @@ import { runEdit, type RunEditResult } from '../../../gpu-runner/engine/pipeline
 import { resolveOptions } from '../../../gpu-runner/engine/presets.ts';
 import { FATEZERO_CASES_DIR, REFERENCE_MODEL_DIR } from '../../support/paths.ts';
 import { ENGINE_TEST_CACHE } from './support/model.ts';
+import { FATEZERO_CASES, type FateZeroCase, framesFirst } from './support/fatezero-cases.ts';
 import { type LoadedTensor, maxAbsDiff, readSafetensors } from './support/safetensors.ts';
 
-interface FateZeroCase {
-  file: string;
-  source_prompt: string;
-  target_prompt: string;
-  frames: number;
-  size: number;
-  steps: number;
-  guidance: number;
-  fatezero_p2p_config: {
-    is_replace_controller: boolean;
-    cross_replace_steps: { default_: number };
-    self_replace_steps: number;
-    eq_params?: { words: string[]; values: number[] };
-    blend_words?: [string[], string[]];
-    blend_th?: [number, number];
-  };
-}
-
-const index = JSON.parse(readFileSync(join(FATEZERO_CASES_DIR, 'index.json'), 'utf8')) as { cases: Record<string, FateZeroCase> };
 let model: EditModel;
 // FateZero keeps every map of every step in float32: at 64 px every layer of the tiny UNet is controlled and the
 // 32x32 self maps alone are ~1.3 GB per step for 8 frames, so the store spills past a small memory budget.
@@ -73,15 +55,6 @@ function request(c: FateZeroCase, fusion: boolean): EditRequest {
   };
 }
 
-/** FateZero's [C, F, h, w] (or [F, C, h, w] when `fromFrames`) -> our [F, C, h, w]. */
-function framesFirst(t: LoadedTensor): Float32Array {
-  const [C, F, h, w] = t.shape;
-  const out = new Float32Array(C * F * h * w);
-  const plane = h * w;
-  for (let c = 0; c < C; c++) for (let f = 0; f < F; f++) out.set((t.data as Float32Array).subarray((c * F + f) * plane, (c * F + f + 1) * plane), (f * C + c) * plane);
-  return out;
-}
-
 function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
@@ -95,7 +68,7 @@ async function runCase(c: FateZeroCase, tensors: Record<string, LoadedTensor>, f
   return runEdit({ input: { frames, width: W, height: H }, options: resolveOptions(request(c, fusion)), model, spillDir, storeBudgetBytes: STORE_BUDGET });
 }
 
-describe.each(Object.entries(index.cases))('FateZero case %s', (_name, c) => {
+describe.each(Object.entries(FATEZERO_CASES))('FateZero case %s', (_name, c) => {
   it('inverted latent, final latents and decoded frames agree with FateZero; without fusion they do not', async () => {
     const tensors = readSafetensors(join(FATEZERO_CASES_DIR, c.file));
     const result = await runCase(c, tensors, true);

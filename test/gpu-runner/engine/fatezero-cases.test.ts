@@ -4,7 +4,7 @@
  * (fusion on and off) stores ~13 GB of float32 maps per case, so it lives in fatezero-cases.slow.ts
  * (`npm run test:slow`), outside the default suite.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,27 +19,9 @@ import { float32Tensor, int64Tensor, tensorToFloat32 } from '../../../gpu-runner
 import type { EditModel } from '../../../gpu-runner/engine/model.ts';
 import { FATEZERO_CASES_DIR, REFERENCE_MODEL_DIR } from '../../support/paths.ts';
 import { ENGINE_TEST_CACHE } from './support/model.ts';
-import { type LoadedTensor, maxAbsDiff, readSafetensors } from './support/safetensors.ts';
+import { FATEZERO_CASES, type FateZeroCase, framesFirst } from './support/fatezero-cases.ts';
+import { maxAbsDiff, readSafetensors } from './support/safetensors.ts';
 
-interface FateZeroCase {
-  file: string;
-  source_prompt: string;
-  target_prompt: string;
-  frames: number;
-  size: number;
-  steps: number;
-  guidance: number;
-  fatezero_p2p_config: {
-    is_replace_controller: boolean;
-    cross_replace_steps: { default_: number };
-    self_replace_steps: number;
-    eq_params?: { words: string[]; values: number[] };
-    blend_words?: [string[], string[]];
-    blend_th?: [number, number];
-  };
-}
-
-const index = JSON.parse(readFileSync(join(FATEZERO_CASES_DIR, 'index.json'), 'utf8')) as { cases: Record<string, FateZeroCase> };
 let model: EditModel;
 const spillDir = mkdtempSync(join(tmpdir(), 'fatezero-cases-'));
 
@@ -50,15 +32,6 @@ afterAll(async () => {
   await model?.dispose();
   rmSync(spillDir, { recursive: true, force: true });
 });
-
-/** FateZero's [C, F, h, w] (or [F, C, h, w] when `fromFrames`) -> our [F, C, h, w]. */
-function framesFirst(t: LoadedTensor): Float32Array {
-  const [C, F, h, w] = t.shape;
-  const out = new Float32Array(C * F * h * w);
-  const plane = h * w;
-  for (let c = 0; c < C; c++) for (let f = 0; f < F; f++) out.set((t.data as Float32Array).subarray((c * F + f) * plane, (c * F + f + 1) * plane), (f * C + c) * plane);
-  return out;
-}
 
 /** DDIM inversion of the case's z0 with the source prompt through a plain pseudo-3D UNet: every latent of the trajectory. */
 async function inversionTrajectory(c: FateZeroCase, z0: Float32Array, groupNorm: 'clip' | 'frame'): Promise<Float32Array[]> {
@@ -85,7 +58,7 @@ async function inversionTrajectory(c: FateZeroCase, z0: Float32Array, groupNorm:
   }
 }
 
-describe.each(Object.entries(index.cases))('FateZero case %s', (_name, c) => {
+describe.each(Object.entries(FATEZERO_CASES))('FateZero case %s', (_name, c) => {
   it("the DDIM inversion trajectory agrees with FateZero's at every step with clip-wide GroupNorm, not per frame", async () => {
     const tensors = readSafetensors(join(FATEZERO_CASES_DIR, c.file));
     const z0 = framesFirst(tensors['output.z0']);
