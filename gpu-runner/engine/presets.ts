@@ -16,24 +16,6 @@ export function chooseController(requested: EditOptions['fusion']['controller'],
   return sourceWords.length === targetWords.length ? 'replace' : 'refine';
 }
 
-/** Lower-case words of a prompt without surrounding punctuation. */
-export function promptWords(prompt: string): string[] {
-  return prompt.trim().split(/\s+/).filter(Boolean);
-}
-
-/**
- * Blend words from the prompt difference [ours]: source words absent from the target, and target words absent
- * from the source. A pure style edit ("watercolor painting of ...") has no source side: the edit is global.
- */
-export function deriveBlendWords(sourcePrompt: string, targetPrompt: string): { source: string[]; target: string[] } {
-  const norm = (w: string) => w.toLowerCase().replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '');
-  const src = promptWords(sourcePrompt);
-  const tgt = promptWords(targetPrompt);
-  const srcSet = new Set(src.map(norm));
-  const tgtSet = new Set(tgt.map(norm));
-  return { source: src.filter((w) => !tgtSet.has(norm(w))), target: tgt.filter((w) => !srcSet.has(norm(w))) };
-}
-
 /**
  * Token positions of the given words in a prompt: every occurrence of each word, as FateZero's word index
  * (`get_word_inds`) marks them.

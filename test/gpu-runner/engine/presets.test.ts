@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseController, deriveBlendWords, resolveOptions, wordTokenPositions } from '../../../gpu-runner/engine/presets.ts';
+import { chooseController, resolveOptions, wordTokenPositions } from '../../../gpu-runner/engine/presets.ts';
 import { createInversion, createSampler } from '../../../gpu-runner/engine/sampling.ts';
 
 const SD15_SCHEDULER = {
@@ -48,11 +48,6 @@ describe('choices from the prompts', () => {
     expect(chooseController('refine', ['a'], ['b'])).toBe('refine');
   });
 
-  it('derives blend words from the prompt difference; a pure style edit has no source side', () => {
-    expect(deriveBlendWords('a brown bear walking', 'a red tiger walking')).toEqual({ source: ['brown', 'bear'], target: ['red', 'tiger'] });
-    expect(deriveBlendWords('a jeep on a road', 'watercolor painting of a jeep on a road')).toEqual({ source: [], target: ['watercolor', 'painting', 'of'] });
-    expect(deriveBlendWords('A Jeep, driving', 'a car driving')).toEqual({ source: ['Jeep,'], target: ['car'] });
-  });
 });
 
 describe('sampler and paired inversion', () => {
