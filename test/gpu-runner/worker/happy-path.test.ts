@@ -114,7 +114,9 @@ describe('happy path with the real engine and the tiny bundle', () => {
     expect(typeof (report.model as { identity: string }).identity).toBe('string');
     expect(report).toHaveProperty('mask');
 
-    // One EMF record for the job on the worker's stdout.
+    // One EMF record for the job on the worker's stdout, which may be written after the final state: read it all first.
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
     const metrics = worker.lines.filter((l) => l.jobId === id && l._aws !== undefined);
     expect(metrics).toHaveLength(1);
     expect(metrics[0]).toMatchObject({ Outcome: 'succeeded', Preset: 'ocd', Frames: clip.frames });
@@ -126,7 +128,5 @@ describe('happy path with the real engine and the tiny bundle', () => {
     // Every stage of the shared stage list has a time on the job record (seconds).
     expect(Object.keys(job.timings)).toEqual(expect.arrayContaining([...JOB_STAGES]));
     expect(job.timings.edit).toBeGreaterThan(0);
-    worker.child.kill('SIGTERM');
-    expect((await worker.exited).code).toBe(0);
   }, 300_000);
 });

@@ -76,6 +76,12 @@ describe('exactly once', () => {
     const victim = jobs.find((j) => j.id === victimId)!;
     expect(victim.attempt).toBe(2); // taken over after the killed run's lease ran out
 
+    // A worker logs 'job ended' after it writes the final state: stop the workers and read all their output first.
+    b.child.kill('SIGTERM');
+    restarted.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+    expect((await restarted.exited).code).toBe(0);
+
     const all = [a, b, restarted];
     for (const job of jobs) {
       // Exactly one run ended in success, and every output carries that run's id.
@@ -89,11 +95,6 @@ describe('exactly once', () => {
     }
     // The killed worker never finished its job.
     expect(a.lines.some((l) => l.jobId === victimId && l.msg === 'job ended')).toBe(false);
-
-    b.child.kill('SIGTERM');
-    restarted.child.kill('SIGTERM');
-    expect((await b.exited).code).toBe(0);
-    expect((await restarted.exited).code).toBe(0);
   }, 180_000);
 });
 

@@ -11,6 +11,7 @@ export interface WorkerProcess {
   /** Parsed JSON lines from stdout (logs and metrics records). */
   lines: Record<string, unknown>[];
   stderr: string[];
+  /** Resolves once the process has exited and its stdout and stderr are fully read. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -45,7 +46,8 @@ export function spawnWorker(entry: string, args: string[], env: Record<string, s
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close' rather than 'exit': it comes after stdout is drained, so `lines` is complete once this resolves.
+    child.once('close', (code, signal) => {
       live.delete(child);
       resolve({ code, signal });
     });
