@@ -9,9 +9,24 @@ import { z } from 'zod';
 import { problemParams, type ProblemCode } from './errors.ts';
 import { findPromptWord, hasVisibleText, promptWords } from './prompt-text.ts';
 
-/** The three presets of method.md §2. */
-export const PRESETS = ['ocd', 'optimized', 'fatezero'] as const;
+/**
+ * The two editors of the paper: FateZero (inversion + attention fusion) and ControlVideo (generation from noise
+ * guided by a ControlNet on per-frame control maps, fully cross-frame attention).
+ */
+export const EDITORS = ['fatezero', 'controlvideo'] as const;
+export type Editor = (typeof EDITORS)[number];
+
+/** Presets of method.md §2, three per editor: faithful, optimized, and with object-centric diffusion. */
+export const PRESETS = ['ocd', 'optimized', 'fatezero', 'controlvideo', 'controlvideo-optimized', 'controlvideo-ocd'] as const;
 export type Preset = (typeof PRESETS)[number];
+
+/** The editor each preset runs. */
+export function editorOfPreset(preset: Preset): Editor {
+  return preset.startsWith('controlvideo') ? 'controlvideo' : 'fatezero';
+}
+
+/** The preset used when a request names an editor but no preset: that editor's OCD preset. */
+export const DEFAULT_PRESET_OF_EDITOR: Readonly<Record<Editor, Preset>> = Object.freeze({ fatezero: 'ocd', controlvideo: 'controlvideo-ocd' });
 
 /** Bounds shared by the schema, the docs and the tests. */
 export const EDIT_LIMITS = {
@@ -34,6 +49,8 @@ export const EDIT_LIMITS = {
   seedMax: 2 ** 32 - 1,
   minChannelsMax: 4096,
   samplingRateMax: 100,
+  cannyThresholdMax: 1000,
+  conditioningScaleMax: 2,
 } as const;
 
 const NOT_VISIBLE = 'has no visible characters (only spaces, zero-width or control characters); describe the clip in words';
@@ -145,9 +162,32 @@ const CrossFrameSchema = z.strictObject({
     .describe("GroupNorm statistics of the UNet's ResNet blocks and output norm: over the whole clip as FateZero's inflated UNet ('clip', every preset) or per frame ('frame')."),
 });
 
+const cannyThreshold = z.number().min(0).max(EDIT_LIMITS.cannyThresholdMax);
+
+/** The control signal of the ControlVideo editor: edges computed from the input, or a map video the caller uploads. */
+const ControlSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('canny'),
+      low: cannyThreshold.optional().describe('Lower hysteresis threshold of the Canny edge detector (100).'),
+      high: cannyThreshold.optional().describe('Upper hysteresis threshold (200).'),
+    }),
+    z.strictObject({
+      type: z.literal('video').describe('A control video (depth, pose, lineart: the map the ControlNet expects), uploaded with the request.'),
+    }),
+  ])
+  .describe("ControlVideo's per-frame control: canny edges of the input (default) or an uploaded control video.");
+
 /** The knobs of an edit, without the inputs. Every field but the prompts is optional. */
 export const EditKnobsSchema = z.strictObject({
-  preset: z.enum(PRESETS).optional().describe("Defaults to apply: 'ocd' (default), 'optimized' or 'fatezero'."),
+  editor: z
+    .enum(EDITORS)
+    .optional()
+    .describe("The editor: 'fatezero' (inversion + attention fusion, default) or 'controlvideo' (ControlNet-guided generation). Implied by the preset when one is named."),
+  preset: z
+    .enum(PRESETS)
+    .optional()
+    .describe("Defaults to apply: 'ocd' (default), 'optimized' or 'fatezero' for the FateZero editor; 'controlvideo-ocd', 'controlvideo-optimized' or 'controlvideo' for ControlVideo."),
   sourcePrompt: prompt('sourcePrompt').describe('What the clip shows now, e.g. "a brown bear walking".'),
   targetPrompt: prompt('targetPrompt').describe('What it should show, e.g. "a red tiger walking".'),
   negativePrompt: z.string().max(EDIT_LIMITS.promptMaxChars).optional().describe("Unconditional prompt ('')."),
@@ -167,6 +207,13 @@ export const EditKnobsSchema = z.strictObject({
   tome: TomeSchema.optional(),
   ocd: OCDSchema.optional(),
   crossFrame: CrossFrameSchema.optional(),
+  control: ControlSchema.optional(),
+  conditioningScale: z
+    .number()
+    .min(0)
+    .max(EDIT_LIMITS.conditioningScaleMax)
+    .optional()
+    .describe("Scale of the ControlNet's residuals (ControlVideo's controlnet_conditioning_scale, 1)."),
 });
 
 /** The edit request as the engine and CLI take it. */
@@ -174,6 +221,7 @@ export type EditRequest = z.infer<typeof EditKnobsSchema>;
 
 /** Every knob resolved: what the engine runs with and what the report records. */
 export interface EditOptions {
+  editor: Editor;
   preset: Preset;
   sourcePrompt: string;
   targetPrompt: string;
@@ -215,10 +263,14 @@ export interface EditOptions {
     dilate: number;
   };
   crossFrame: { minChannels: number | null; groupNorm: 'clip' | 'frame' };
+  /** ControlVideo only (null for FateZero): the control signal. */
+  control: { type: 'canny'; low: number; high: number } | { type: 'video' } | null;
+  /** ControlVideo only: scale of the ControlNet's residuals. */
+  conditioningScale: number;
 }
 
-/** Defaults per preset: everything except the prompts. */
-export type PresetDefaults = Omit<EditOptions, 'preset' | 'sourcePrompt' | 'targetPrompt'>;
+/** Defaults per preset: everything except the prompts and the editor (which the preset implies). */
+export type PresetDefaults = Omit<EditOptions, 'editor' | 'preset' | 'sourcePrompt' | 'targetPrompt'>;
 
 const COMMON_DEFAULTS: PresetDefaults = {
   negativePrompt: '',
@@ -252,6 +304,21 @@ const COMMON_DEFAULTS: PresetDefaults = {
   ocd: { sampling: false, gamma: 0.5, phi: 0.25, background: 'coarse', mask: 'none', maskThreshold: 0.3, dilate: 2 },
   // every preset runs FateZero's inflated UNet (OCD accelerates it); 'frame' stays available
   crossFrame: { minChannels: null, groupNorm: 'clip' },
+  control: null,
+  conditioningScale: 1,
+};
+
+/**
+ * ControlVideo's inference defaults (its inference.py): DDIM 50 steps, guidance 12.5, 15 consecutive frames, canny
+ * 100/200, conditioning scale 1. Its positive suffix and negative prompt are added by the engine
+ * (gpu-runner/engine/controlvideo/defaults.ts). No inversion: `inversion` and `fusion` do not apply.
+ */
+const CONTROLVIDEO_COMMON: PresetDefaults = {
+  ...COMMON_DEFAULTS,
+  frames: { ...COMMON_DEFAULTS.frames, count: 15, selection: 'first' },
+  sampler: { kind: 'ddim', steps: 50, guidance: 12.5 },
+  inversion: { steps: 50 },
+  control: { type: 'canny', low: 100, high: 200 },
 };
 
 /** The defaults of each preset (method.md §2). Frozen: copy before changing. */
@@ -278,6 +345,23 @@ export const PRESET_DEFAULTS: Readonly<Record<Preset, Readonly<PresetDefaults>>>
     tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.5, 0.75], scope: 'clip', st: 2, objectCentric: true },
     ocd: { ...COMMON_DEFAULTS.ocd, sampling: true, mask: 'auto' },
   },
+  // ControlVideo as its authors run it (fully cross-frame attention, DDIM 50, guidance 12.5).
+  controlvideo: CONTROLVIDEO_COMMON,
+  // DPM-Solver++ 20 steps and token merging across time and space in the cross-frame attention.
+  'controlvideo-optimized': {
+    ...CONTROLVIDEO_COMMON,
+    sampler: { kind: 'dpmsolver++', steps: 20, guidance: 12.5 },
+    inversion: { steps: 20 },
+    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.75], scope: 'clip', st: 2 },
+  },
+  // Optimized plus object-centric token merging and object-centric sampling.
+  'controlvideo-ocd': {
+    ...CONTROLVIDEO_COMMON,
+    sampler: { kind: 'dpmsolver++', steps: 20, guidance: 12.5 },
+    inversion: { steps: 20 },
+    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.75], scope: 'clip', st: 2, objectCentric: true },
+    ocd: { ...COMMON_DEFAULTS.ocd, sampling: true, mask: 'auto' },
+  },
 });
 
 /** The preset used when a request names none. */
@@ -287,6 +371,8 @@ export const DEFAULT_PRESET: Preset = 'ocd';
 export interface EditContext {
   /** A mask video came with the request: `ocd.mask` then defaults to 'video'. */
   hasMaskVideo?: boolean;
+  /** A control video came with the request: `control` then defaults to {type: 'video'}. */
+  hasControlVideo?: boolean;
 }
 
 /**
@@ -312,11 +398,13 @@ export function describeEditProblems(problems: readonly EditOptionsProblem[]): s
  * Apply the preset's defaults without the cross-field checks (for validators that report problems as values).
  */
 export function resolveEditDefaults(request: EditRequest, context: EditContext = {}): EditOptions {
-  const preset = request.preset ?? DEFAULT_PRESET;
+  const preset = request.preset ?? (request.editor ? DEFAULT_PRESET_OF_EDITOR[request.editor] : DEFAULT_PRESET);
+  const editor = request.editor ?? editorOfPreset(preset);
   const base = PRESET_DEFAULTS[preset];
   const sampler = { ...base.sampler, ...defined(request.sampler) };
   const defaultMask = context.hasMaskVideo ? 'video' : base.ocd.mask;
   return {
+    editor,
     preset,
     sourcePrompt: request.sourcePrompt,
     targetPrompt: request.targetPrompt,
@@ -335,7 +423,20 @@ export function resolveEditDefaults(request: EditRequest, context: EditContext =
     tome: { ...base.tome, ratio: [...base.tome.ratio], ...defined(request.tome) },
     ocd: { ...base.ocd, mask: defaultMask, ...defined(request.ocd) },
     crossFrame: { ...base.crossFrame, ...defined(request.crossFrame) },
+    control: resolveControl(request.control, base.control, context),
+    conditioningScale: request.conditioningScale ?? base.conditioningScale,
   };
+}
+
+/** The request's control over the preset's; a control video given with the request makes 'video' the default. */
+function resolveControl(requested: EditRequest['control'], base: EditOptions['control'], context: EditContext): EditOptions['control'] {
+  if (requested?.type === 'video') return { type: 'video' };
+  if (requested?.type === 'canny') {
+    const defaults = base?.type === 'canny' ? base : { low: 100, high: 200 };
+    return { type: 'canny', low: requested.low ?? defaults.low, high: requested.high ?? defaults.high };
+  }
+  if (context.hasControlVideo && base !== null) return { type: 'video' };
+  return base && { ...base };
 }
 
 /** A contradiction between resolved knobs, or a knob the engine cannot run. */
@@ -359,7 +460,7 @@ export function checkEditOptions(options: EditOptions, context: EditContext = {}
       message: `is ${options.inversion.steps} but sampler.steps is ${options.sampler.steps}; editing step c uses the maps inversion recorded at the same timestep, so set both to the same value (or leave inversion.steps out)`,
     });
   }
-  problems.push(...checkTomeRatios(options.tome));
+  problems.push(...checkTomeRatios(options.tome), ...controlProblems(options, context));
   if (options.ocd.mask === 'video' && context.hasMaskVideo === false) {
     problems.push({ path: ['ocd', 'mask'], message: "is 'video' but no mask video was given; upload one as `mask` or choose 'auto' or 'none'" });
   }
@@ -378,6 +479,25 @@ function checkTomeRatios(tome: EditOptions['tome']): EditOptionsProblem[] {
   return tome.ratio.flatMap((ratio, level) => (ratio > max
     ? [{ path: ['tome', 'ratio', level], message: `is ${ratio} but ${tome.scope} scope with ${tome.scope === 'clip' ? `${tome.st}x` : ''}${tome.sy}x${tome.sx} cells merges at most ${max.toFixed(4)} (every source); lower it, or use larger cells${tome.scope === 'frame' ? " or scope 'clip'" : ''}` }]
     : []));
+}
+
+/** The editor, the preset and the control agree, and a control video is there when asked for. */
+function controlProblems(options: EditOptions, context: EditContext): EditOptionsProblem[] {
+  const problems: EditOptionsProblem[] = [];
+  if (editorOfPreset(options.preset) !== options.editor) {
+    problems.push({ path: ['editor'], message: `is '${options.editor}' but preset '${options.preset}' belongs to the ${editorOfPreset(options.preset)} editor; leave one of them out or pick a ${options.editor} preset` });
+  }
+  const control = options.control;
+  if (options.editor === 'fatezero' && control !== null) {
+    problems.push({ path: ['control'], message: "applies to the 'controlvideo' editor only; the FateZero editor follows the input clip by inversion" });
+  }
+  if (control?.type === 'canny' && control.low > control.high) {
+    problems.push({ path: ['control', 'low'], message: `is ${control.low}, above control.high (${control.high}); the lower hysteresis threshold must not exceed the upper` });
+  }
+  if (control?.type === 'video' && context.hasControlVideo === false) {
+    problems.push({ path: ['control'], message: "is {type: 'video'} but no control video was given; upload one with the request or use {type: 'canny'}" });
+  }
+  return problems;
 }
 
 /** Prompts that draw nothing, and word-based knobs that name words their prompt does not have. */
@@ -422,14 +542,18 @@ function promptProblems(options: EditOptions): EditOptionsProblem[] {
 
 /** Knobs the schema names but the engine does not run yet: refused, never silently ignored. */
 function unimplementedProblems(options: EditOptions): EditOptionsProblem[] {
-  if (options.crossFrame.minChannels === null) return [];
-  return [
-    {
+  const problems: EditOptionsProblem[] = [];
+  if (options.crossFrame.minChannels !== null) {
+    problems.push({
       path: ['crossFrame', 'minChannels'],
       message: "is not implemented yet: the engine always uses the model's second block width; leave it out or set null",
       code: 'option_not_implemented',
-    },
-  ];
+    });
+  }
+  if (options.editor === 'controlvideo') {
+    problems.push({ path: ['editor'], message: "'controlvideo' is not implemented yet; use the FateZero editor's presets", code: 'option_not_implemented' });
+  }
+  return problems;
 }
 
 /**

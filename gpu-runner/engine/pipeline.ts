@@ -477,7 +477,7 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
 interface Edited {
   latent: Float32Array;
   mask?: { dilated: Float32Array; area: number; box: Box | null; source: MaskSource; words: string[] };
-  ranAs: 'fatezero' | 'optimized' | 'ocd';
+  ranAs: EditOptions['preset'];
   note?: string;
   mergedLayers: number;
 }

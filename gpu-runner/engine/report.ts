@@ -26,7 +26,7 @@ export interface StageTimes {
 export interface EditReport {
   preset: EditOptions['preset'];
   /** what actually ran: an `ocd` job without a usable mask runs as `optimized`, and `note` says why */
-  ranAs: 'fatezero' | 'optimized' | 'ocd';
+  ranAs: EditOptions['preset'];
   note?: string;
   /** every knob, resolved */
   options: EditOptions;

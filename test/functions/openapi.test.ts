@@ -126,7 +126,7 @@ describe('the OpenAPI document', () => {
     const create = resolve(doc.paths['/v1/edits'].post.requestBody!.content['application/json'].schema);
     const properties = create.properties as Record<string, Json>;
     expect(Object.keys(properties).sort()).toEqual(
-      ['crossFrame', 'fusion', 'frames', 'input', 'inversion', 'mask', 'negativePrompt', 'ocd', 'preset', 'sampler', 'seed', 'size', 'sourcePrompt', 'targetPrompt', 'tome', 'webhookUrl'].sort(),
+      ['conditioningScale', 'control', 'crossFrame', 'editor', 'fusion', 'frames', 'input', 'inversion', 'mask', 'negativePrompt', 'ocd', 'preset', 'sampler', 'seed', 'size', 'sourcePrompt', 'targetPrompt', 'tome', 'webhookUrl'].sort(),
     );
     expect(create.required).toEqual(expect.arrayContaining(['sourcePrompt', 'targetPrompt', 'input']));
     expect(create.additionalProperties).toBe(false);
@@ -134,7 +134,8 @@ describe('the OpenAPI document', () => {
     expect(sampler.steps).toMatchObject({ minimum: 1, maximum: 100 });
     const ocd = resolve(properties.ocd).properties as Record<string, Json>;
     expect(Object.keys(ocd).sort()).toEqual(['background', 'dilate', 'gamma', 'mask', 'maskThreshold', 'phi', 'sampling']);
-    expect(resolve(properties.preset).enum).toEqual(['ocd', 'optimized', 'fatezero']);
+    expect(resolve(properties.preset).enum).toEqual(['ocd', 'optimized', 'fatezero', 'controlvideo', 'controlvideo-optimized', 'controlvideo-ocd']);
+    expect(resolve(properties.editor).enum).toEqual(['fatezero', 'controlvideo']);
   });
 
   it('names every stable problem code somewhere in the responses', () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkEditOptions,
   EditRequestSchema,
   PRESET_DEFAULTS,
+  resolveEditDefaults,
   resolveEditOptions,
   type EditRequest,
   type Preset,
@@ -59,6 +61,28 @@ describe('resolveEditOptions', () => {
   it('defaults the mask to the uploaded mask video when one is given', () => {
     expect(resolveEditOptions(prompts, { hasMaskVideo: true }).ocd.mask).toBe('video');
     expect(() => resolveEditOptions({ ...prompts, ocd: { mask: 'video' } }, { hasMaskVideo: false })).toThrow(/no mask video/);
+  });
+
+  it('derives the editor from the preset, and the preset from the editor', () => {
+    expect(resolveEditDefaults(prompts)).toMatchObject({ editor: 'fatezero', preset: 'ocd', control: null });
+    expect(resolveEditDefaults({ ...prompts, editor: 'controlvideo' })).toMatchObject({ editor: 'controlvideo', preset: 'controlvideo-ocd' });
+    const faithful = resolveEditDefaults({ ...prompts, preset: 'controlvideo' });
+    expect(faithful).toMatchObject({ editor: 'controlvideo', control: { type: 'canny', low: 100, high: 200 }, conditioningScale: 1 });
+    expect(faithful.sampler).toEqual({ kind: 'ddim', steps: 50, guidance: 12.5 });
+    expect(faithful.frames).toMatchObject({ count: 15, selection: 'first' });
+    const mismatch = checkEditOptions(resolveEditDefaults({ ...prompts, editor: 'fatezero', preset: 'controlvideo-ocd' }));
+    expect(mismatch.map((p) => p.path.join('.'))).toContain('editor');
+  });
+
+  it('resolves the control: canny thresholds over the defaults, a control video when one came, refused where it cannot apply', () => {
+    const cv = { ...prompts, editor: 'controlvideo' as const };
+    expect(resolveEditDefaults({ ...cv, control: { type: 'canny', low: 50 } }).control).toEqual({ type: 'canny', low: 50, high: 200 });
+    expect(resolveEditDefaults(cv, { hasControlVideo: true }).control).toEqual({ type: 'video' });
+    const paths = (request: EditRequest, context = {}) => checkEditOptions(resolveEditDefaults(request, context), context).map((p) => p.path.join('.'));
+    expect(paths({ ...cv, control: { type: 'canny', low: 250, high: 200 } })).toContain('control.low');
+    expect(paths({ ...cv, control: { type: 'video' } }, { hasControlVideo: false })).toContain('control');
+    expect(paths({ ...prompts, control: { type: 'canny' } })).toContain('control');
+    expect(paths(prompts)).toEqual([]);
   });
 
   it('never lets a resolved option alias the frozen defaults', () => {

@@ -279,10 +279,15 @@ export interface components {
         } | null;
         CreateEdit: {
             /**
-             * @description Defaults to apply: 'ocd' (default), 'optimized' or 'fatezero'.
+             * @description The editor: 'fatezero' (inversion + attention fusion, default) or 'controlvideo' (ControlNet-guided generation). Implied by the preset when one is named.
              * @enum {string}
              */
-            preset?: "ocd" | "optimized" | "fatezero";
+            editor?: "fatezero" | "controlvideo";
+            /**
+             * @description Defaults to apply: 'ocd' (default), 'optimized' or 'fatezero' for the FateZero editor; 'controlvideo-ocd', 'controlvideo-optimized' or 'controlvideo' for ControlVideo.
+             * @enum {string}
+             */
+            preset?: "ocd" | "optimized" | "fatezero" | "controlvideo" | "controlvideo-optimized" | "controlvideo-ocd";
             /** @description What the clip shows now, e.g. "a brown bear walking". */
             sourcePrompt: string;
             /** @description What it should show, e.g. "a red tiger walking". */
@@ -411,6 +416,23 @@ export interface components {
                  */
                 groupNorm?: "clip" | "frame";
             };
+            /** @description ControlVideo's per-frame control: canny edges of the input (default) or an uploaded control video. */
+            control?: {
+                /** @enum {string} */
+                type: "canny";
+                /** @description Lower hysteresis threshold of the Canny edge detector (100). */
+                low?: number;
+                /** @description Upper hysteresis threshold (200). */
+                high?: number;
+            } | {
+                /**
+                 * @description A control video (depth, pose, lineart: the map the ControlNet expects), uploaded with the request.
+                 * @enum {string}
+                 */
+                type: "video";
+            };
+            /** @description Scale of the ControlNet's residuals (ControlVideo's controlnet_conditioning_scale, 1). */
+            conditioningScale?: number;
             /** @description The video to edit, uploaded through POST /v1/uploads. */
             input: {
                 uploadId: string;
