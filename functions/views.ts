@@ -49,6 +49,7 @@ export async function toEditJob(job: JobRecord, context: ViewContext): Promise<E
     mask: job.mask ? inputView(job.mask) : null,
     webhookUrl: job.webhookUrl,
     outputs,
+    run: job.state === 'succeeded' ? (job.run ?? null) : null,
     // The runner clears its messages already; records written before it did, or by another writer, go through again.
     error: job.error && { code: job.error.code, message: publicMessage(job.error.message) },
     links: { self: link(config, `/v1/edits/${job.id}`), cancel: link(config, `/v1/edits/${job.id}/cancel`) },

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { editKnobIssues, EditKnobsSchema } from './edit-request.ts';
 import { JobErrorSchema } from './errors.ts';
-import { JOB_STATES, JobProgressSchema, JobTimingsSchema } from './job.ts';
+import { JOB_STATES, JobProgressSchema, JobRunSchema, JobTimingsSchema } from './job.ts';
 
 /** Video containers accepted as inputs and masks. */
 export const UPLOAD_CONTENT_TYPES = ['video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska'] as const;
@@ -105,6 +105,7 @@ export const EditJobSchema = z
       .object({ video: OutputLinkSchema.optional(), preview: OutputLinkSchema.optional(), report: OutputLinkSchema.optional() })
       .nullable()
       .describe('When succeeded: the edited video, the side-by-side preview and the run report.'),
+    run: JobRunSchema.nullable().describe('When succeeded: what actually ran (the preset, why it fell back if it did, the mask area).'),
     error: JobErrorSchema.nullable(),
     links: z.object({ self: z.string(), cancel: z.string() }),
   })

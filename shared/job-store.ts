@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobError } from './errors.ts';
-import { isFinished, JobRecordSchema, type JobOutputKeys, type JobProgress, type JobRecord, type JobTimings } from './job.ts';
+import { isFinished, JobRecordSchema, type JobOutputKeys, type JobProgress, type JobRecord, type JobRun, type JobTimings } from './job.ts';
 
 /** Names the infra stack and the emulator harness must use for the jobs table. */
 export const JOBS_TABLE = {
@@ -385,16 +385,18 @@ export class JobStore {
   /**
    * Runner: the job finished with these outputs. False when this runner no longer owns the job, or when the
    * caller asked to cancel first: a cancel the API acknowledged always wins over a success not yet recorded
-   * (the runner then ends the job `canceled`).
+   * (the runner then ends the job `canceled`). `run`: what actually ran, from the run report (null when it does
+   * not say).
    */
-  async markSucceeded(id: string, attempt: number, outputs: JobOutputKeys, timings: JobTimings): Promise<boolean> {
+  async markSucceeded(id: string, attempt: number, outputs: JobOutputKeys, timings: JobTimings, run: JobRun | null = null): Promise<boolean> {
     const now = this.now();
     const job = await this.finishRunning(id, attempt, 'succeeded', {
       ':outputs': outputs,
       ':timings': timings,
       ':progress': { stage: 'done', step: 1, steps: 1, fraction: 1 },
+      ':run': run,
       ':false': false,
-    }, 'outputs = :outputs, timings = :timings, progress = :progress', now, ' AND cancelRequested = :false');
+    }, 'outputs = :outputs, timings = :timings, progress = :progress, #run = :run', now, ' AND cancelRequested = :false');
     return job !== undefined;
   }
 
@@ -422,7 +424,11 @@ export class JobStore {
     return this.released(await this.update(id, {
       UpdateExpression: `SET #state = :final, finishedAt = :now, updatedAt = :now, ${set}`,
       ConditionExpression: `#state = :running AND attempt = :attempt${extraCondition}`,
-      ExpressionAttributeNames: { '#state': 'state', ...(set.includes('#error') ? { '#error': 'error' } : {}) },
+      ExpressionAttributeNames: {
+        '#state': 'state',
+        ...(set.includes('#error') ? { '#error': 'error' } : {}),
+        ...(set.includes('#run') ? { '#run': 'run' } : {}),
+      },
       ExpressionAttributeValues: { ':final': state, ':now': now, ':running': 'running', ':attempt': attempt, ...values },
     }));
   }

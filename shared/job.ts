@@ -6,7 +6,7 @@
  * job back (shutdown) moves it running -> queued with the progress reset.
  */
 import { z } from 'zod';
-import type { EditOptions, EditRequest } from './edit-request.ts';
+import { PRESETS, type EditOptions, type EditRequest } from './edit-request.ts';
 import { JobErrorSchema } from './errors.ts';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
@@ -61,6 +61,29 @@ export const JobInputSchema = z.object({
 });
 export type JobInput = z.infer<typeof JobInputSchema>;
 
+/** Where an object-centric mask came from: the uploaded mask video, or which words' cross-attention. */
+export const MASK_SOURCES = ['video', 'blend-words', 'prompt-difference', 'target-content-words'] as const;
+
+/**
+ * What actually ran, from the engine's run report (method.md §7): an `ocd` edit without a usable mask runs as
+ * `optimized`, and the caller must be able to see that without opening `report.json`.
+ */
+export const JobRunSchema = z
+  .object({
+    ranAs: z.enum(PRESETS).describe('The preset that actually ran; differs from options.preset when an object-centric edit fell back.'),
+    note: z.string().nullable().describe('Why the edit ran as something other than asked (e.g. the mask selected nothing), or null.'),
+    mask: z
+      .object({
+        areaFraction: z.number().min(0).max(1).describe('Share of the frame the mask covers, 0..1.'),
+        source: z.enum(MASK_SOURCES).describe('The mask video, or the words whose cross-attention drew the mask (auto).'),
+        words: z.array(z.string()).describe('The words the auto mask follows (empty for a mask video).'),
+      })
+      .nullable()
+      .describe('The object-centric mask the edit used, or null when none was.'),
+  })
+  .meta({ id: 'JobRun' });
+export type JobRun = z.infer<typeof JobRunSchema>;
+
 const isoTime = z.string().describe('ISO 8601 UTC time.');
 
 export const JobRecordSchema = z.object({
@@ -78,6 +101,8 @@ export const JobRecordSchema = z.object({
   timings: JobTimingsSchema,
   outputs: JobOutputKeysSchema.nullable(),
   error: JobErrorSchema.nullable(),
+  /** What ran, from the run report; set when the job succeeds (absent on records written before it existed). */
+  run: JobRunSchema.nullable().optional(),
   /** How many times a runner has claimed the job; each claim increments it. */
   attempt: z.int().min(0),
   cancelRequested: z.boolean(),

@@ -4,10 +4,11 @@
  * downloads the outputs. Works the same against the local stack and a deployed stack.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeRun, type EditReport } from '../../gpu-runner/engine/report.ts';
+import { EditJobSchema } from '../../shared/api.ts';
+import { describeJobRun } from '../../shared/job-run.ts';
 import { ApiClient, ApiError, type JobView } from '../api-client.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 import { ProgressBar } from '../progress.ts';
@@ -94,14 +95,22 @@ export async function run(argv: string[]): Promise<number> {
       const path = join(outDir, names[kind] ?? kind);
       await client.download(link.url, path);
       console.error(`wrote ${path}`);
-      // What ran (and why, when an ocd edit fell back to optimized), from the run report.
-      if (kind === 'report') console.error(describeRun(JSON.parse(await readFile(path, 'utf8')) as EditReport));
     }
+    // What ran (and why, when an ocd edit fell back to optimized), as the job record says.
+    const ran = whatRan(finished);
+    if (ran) console.error(ran);
     return 0;
   } catch (e) {
     console.error(`ocd submit: ${e instanceof ApiError ? e.message : (e as Error).message}`);
     return 1;
   }
+}
+
+/** The job's "ran as …" line, when the job states what ran. */
+function whatRan(job: JobView): string | undefined {
+  const view = EditJobSchema.pick({ run: true, options: true }).safeParse(job);
+  if (!view.success || !view.data.run) return undefined;
+  return describeJobRun(String(view.data.options.preset), view.data.run);
 }
 
 async function follow(client: ApiClient, id: string): Promise<JobView> {

@@ -119,12 +119,23 @@ async function poll(jobId) {
       $('cancel').hidden = true;
       if (job.state === 'succeeded') {
         $('job-progress').value = 1;
-        setStatus(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+        setStatus(`Done in ${((Date.now() - started) / 1000).toFixed(1)} s${job.run ? `: ${describeRun(job)}` : ''}.`);
       }
       return job;
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** What ran, as the job record says (shared/job-run.ts describes it the same way for the CLI). */
+function describeRun(job) {
+  const run = job.run;
+  const preset = job.options?.preset;
+  const ran = run.ranAs === preset ? `ran as ${run.ranAs}` : `asked for ${preset}, ran as ${run.ranAs}`;
+  const mask = run.mask
+    ? `; mask ${(100 * run.mask.areaFraction).toFixed(1)}% of the frame from ${run.mask.source === 'video' ? 'the mask video' : `the attention of "${run.mask.words.join(' ')}" (${run.mask.source})`}`
+    : '';
+  return `${ran}${mask}${run.note ? ` (${run.note})` : ''}`;
 }
 
 function renderReport(report) {

@@ -2,12 +2,18 @@
  * The run report (method.md §7), written as `report.json` next to the output.
  */
 import type { EditOptions } from '../../shared/edit-request.ts';
+import type { MASK_SOURCES } from '../../shared/job.ts';
+import { describeJobRun } from '../../shared/job-run.ts';
 import type { Box } from './ocs.ts';
 import type { SaliencyBasis, SaliencyWords } from './saliency-words.ts';
 import type { TomeLevelCounts } from './tome/hooks.ts';
 
 /** Where the object-centric mask came from: the uploaded mask video, or which words' attention (saliency-words.ts). */
 export type MaskSource = 'video' | SaliencyBasis;
+
+type JobMaskSource = (typeof MASK_SOURCES)[number];
+/** The job record lists the same mask sources (shared/job.ts): this fails to compile when the two sets differ. */
+export const MASK_SOURCES_AGREE: [MaskSource] extends [JobMaskSource] ? ([JobMaskSource] extends [MaskSource] ? true : never) : never = true;
 
 /** Wall time per stage, seconds. Absent stages did not run in this process (e.g. decode by the caller). */
 export interface StageTimes {
@@ -73,11 +79,8 @@ export function emptyMaskNote(source: MaskSource): string {
 
 /** One line on what ran: the preset, and for object-centric runs the mask's area, source and words. */
 export function describeRun(report: Pick<EditReport, 'preset' | 'ranAs' | 'note' | 'mask'>): string {
-  const ran = report.ranAs === report.preset ? `ran as ${report.ranAs}` : `asked for ${report.preset}, ran as ${report.ranAs}`;
-  const mask = report.mask
-    ? `; mask ${(report.mask.areaFraction * 100).toFixed(1)}% of the frame from ${report.mask.source === 'video' ? 'the mask video' : `the attention of "${report.mask.words.join(' ')}" (${report.mask.source})`}`
-    : '';
-  return `${ran}${mask}${report.note ? ` (${report.note})` : ''}`;
+  const mask = report.mask && { areaFraction: report.mask.areaFraction, source: report.mask.source, words: report.mask.words };
+  return describeJobRun(report.preset, { ranAs: report.ranAs, note: report.note ?? null, mask });
 }
 
 /** Short fixed-width timing table for the CLI. */

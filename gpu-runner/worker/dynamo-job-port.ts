@@ -104,8 +104,8 @@ export function createDynamoJobPort(options: DynamoJobPortOptions): WorkerJobPor
       return { owned, cancelRequested: owned && record.cancelRequested };
     },
 
-    markSucceeded: (id, attempt, outputs: JobOutputsWritten, timings) =>
-      store.markSucceeded(id, attempt, { video: outputs.outputKey, preview: outputs.previewKey, report: outputs.reportKey }, timings),
+    markSucceeded: (id, attempt, outputs: JobOutputsWritten, timings, run) =>
+      store.markSucceeded(id, attempt, { video: outputs.outputKey, preview: outputs.previewKey, report: outputs.reportKey }, timings, run ?? null),
     markFailed: (id, attempt, error) => store.markFailed(id, attempt, error),
     markCanceled: (id, attempt) => store.markCanceled(id, attempt),
     handBack: (id, attempt) => store.handBack(id, attempt),

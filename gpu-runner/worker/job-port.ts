@@ -5,6 +5,7 @@
  */
 import type { EditOptions } from '../../shared/edit-request.ts';
 import type { JobErrorCode } from '../../shared/errors.ts';
+import type { JobRun } from '../../shared/job.ts';
 
 export type WorkerJobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
@@ -60,8 +61,11 @@ export interface WorkerJobPort {
   renewLease(jobId: string, attempt: number, leaseMs: number): Promise<OwnershipCheck>;
   reportProgress(jobId: string, attempt: number, progress: JobProgressUpdate): Promise<OwnershipCheck>;
   isCancelRequested(jobId: string, attempt: number): Promise<OwnershipCheck>;
-  /** The run's end states; each returns false when the run no longer owns the job. `timings`: seconds per stage. */
-  markSucceeded(jobId: string, attempt: number, outputs: JobOutputsWritten, timings: Record<string, number>): Promise<boolean>;
+  /**
+   * The run's end states; each returns false when the run no longer owns the job. `timings`: seconds per stage;
+   * `run`: what actually ran (preset, fallback note, mask), from the engine's report.
+   */
+  markSucceeded(jobId: string, attempt: number, outputs: JobOutputsWritten, timings: Record<string, number>, run?: JobRun | null): Promise<boolean>;
   markFailed(jobId: string, attempt: number, error: { code: JobErrorCode; message: string }): Promise<boolean>;
   markCanceled(jobId: string, attempt: number): Promise<boolean>;
   /** `running -> queued` with progress reset, for another worker to pick up. */

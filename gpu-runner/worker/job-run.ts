@@ -12,6 +12,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INPUT_ERROR_CODES, type JobErrorCode } from '../../shared/errors.ts';
+import { describeJobRun, jobRunFromReport } from '../../shared/job-run.ts';
 import { publicMessage } from '../../shared/public-message.ts';
 import type { ArtifactStore } from './artifact-store.ts';
 import { MissingObjectError } from './artifact-store.ts';
@@ -189,6 +190,9 @@ export class JobRun {
     });
     this.frames = framesOf(result.report);
     this.engineStages = engineStageSeconds(result.report);
+    // What actually ran (an ocd edit without a usable mask runs as optimized): the job record says so.
+    const ran = jobRunFromReport(result.report);
+    if (ran) this.log.info('edit ran', { ranAs: ran.ranAs, summary: describeJobRun(job.options.preset, ran) });
 
     this.enterStage('upload');
     this.throwIfStopped();
@@ -201,7 +205,7 @@ export class JobRun {
     this.throwIfStopped();
     await this.progress.settle();
     this.timer.stop();
-    const stored = await deps.jobs.markSucceeded(job.id, job.attempt, keys, this.stageSeconds());
+    const stored = await deps.jobs.markSucceeded(job.id, job.attempt, keys, this.stageSeconds(), ran);
     if (!stored) {
       // Refused: either a cancel was acknowledged first (it wins: the job ends canceled, outputs removed) or
       // another run owns the job now.

@@ -8,6 +8,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { realDeps } from '../../functions/real-deps.ts';
+import { EditJobSchema } from '../../shared/api.ts';
 import { loadApiConfig } from '../../shared/config.ts';
 import { JobStore } from '../../shared/job-store.ts';
 import { decodeQueueMessage } from '../../shared/queue-message.ts';
@@ -219,9 +220,15 @@ describe('the API against the emulators', () => {
     await s3.send(new PutObjectCommand({ Bucket: resources.bucket, Key: jobOutputKey(id, 'video'), Body: output, ContentType: 'video/mp4' }));
     await jobs.claim(id, 0, 'worker-1');
     await jobs.updateProgress(id, 1, { stage: 'edit', step: 20, steps: 20, fraction: 0.9 }, { edit: 2.5 });
-    await jobs.markSucceeded(id, 1, { video: jobOutputKey(id, 'video') }, { edit: 2.5, encode: 0.3 });
+    const queuedView = await (await app.request(`/v1/edits/${id}`, { headers: auth() })).json();
+    expect(queuedView.run).toBeNull();
+    const run = { ranAs: 'optimized' as const, note: 'the auto mask is empty (no pixel above the threshold); the edit ran as optimized', mask: { areaFraction: 0, source: 'prompt-difference' as const, words: ['bear'] } };
+    await jobs.markSucceeded(id, 1, { video: jobOutputKey(id, 'video') }, { edit: 2.5, encode: 0.3 }, run);
     const job = await (await app.request(`/v1/edits/${id}`, { headers: auth() })).json();
     expect(job).toMatchObject({ state: 'succeeded', timings: { edit: 2.5, encode: 0.3 } });
+    // What ran, as the runner recorded it, in the documented shape.
+    expect(job.run).toEqual(run);
+    expect(EditJobSchema.safeParse(job).success).toBe(true);
     const download = await fetch(job.outputs.video.url);
     expect(download.status).toBe(200);
     expect(new Uint8Array(await download.arrayBuffer())).toEqual(output);

@@ -252,6 +252,28 @@ export interface components {
                     expiresAt: string;
                 };
             } | null;
+            /** @description When succeeded: what actually ran (the preset, why it fell back if it did, the mask area). */
+            run: {
+                /**
+                 * @description The preset that actually ran; differs from options.preset when an object-centric edit fell back.
+                 * @enum {string}
+                 */
+                ranAs: "ocd" | "optimized" | "fatezero" | "controlvideo" | "controlvideo-optimized" | "controlvideo-ocd";
+                /** @description Why the edit ran as something other than asked (e.g. the mask selected nothing), or null. */
+                note: string | null;
+                /** @description The object-centric mask the edit used, or null when none was. */
+                mask: {
+                    /** @description Share of the frame the mask covers, 0..1. */
+                    areaFraction: number;
+                    /**
+                     * @description The mask video, or the words whose cross-attention drew the mask (auto).
+                     * @enum {string}
+                     */
+                    source: "video" | "blend-words" | "prompt-difference" | "target-content-words";
+                    /** @description The words the auto mask follows (empty for a mask video). */
+                    words: string[];
+                } | null;
+            } | null;
             error: components["schemas"]["JobError"];
             links: {
                 self: string;

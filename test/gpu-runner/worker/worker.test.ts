@@ -79,6 +79,7 @@ describe('a queued job', () => {
       expect(job.attempt).toBe(1);
       expect(job.outputs).toEqual({ video: jobOutputKey(id, 'video'), preview: jobOutputKey(id, 'preview'), report: jobOutputKey(id, 'report') });
       expect(job.progress?.fraction).toBe(1);
+      expect(job.run).toEqual({ ranAs: 'optimized', note: null, mask: null });
       expect(Object.keys(job.timings)).toEqual(expect.arrayContaining(['download', 'decode', 'edit', 'upload']));
       const runIds = await Promise.all(['video', 'preview', 'report'].map((name) => headRunId(jobOutputKey(id, name as 'video'))));
       expect(new Set(runIds).size).toBe(1);
@@ -87,6 +88,8 @@ describe('a queued job', () => {
         const counts = await queueCounts(queueUrl);
         return counts.visible + counts.inFlight === 0;
       });
+      // The record is emitted after the message is deleted and the scratch folder removed: wait for it.
+      await waitFor('the metrics record', async () => running.metrics.some((m) => m.jobId === id));
       const metrics = running.metrics.filter((m) => m.jobId === id);
       expect(metrics).toHaveLength(1);
       expect(metrics[0]).toMatchObject({ Outcome: 'succeeded', Preset: 'optimized', Frames: 4, Jobs: 1 });
@@ -102,6 +105,28 @@ describe('a queued job', () => {
     } finally {
       await running.stop();
       await new Promise<void>((resolve) => agent.close(() => resolve()));
+    }
+  });
+});
+
+describe('what ran', () => {
+  it('records the preset that ran, the fallback note and the mask area from the report on the succeeded job', async () => {
+    const h = env.current;
+    const { queueUrl } = await createTestQueue(h);
+    const running = await startInProcessWorker(h, { queueUrl, engine: createFakeEngine({ stepMs: 10, steps: 2 }) });
+    try {
+      const objectCentric = await seedJob(h, { queueUrl, input: inputs.good, request: { preset: 'ocd' } });
+      const fellBack = await seedJob(h, { queueUrl, input: inputs.good, request: { preset: 'ocd', ocd: { mask: 'none' } } });
+      const ran = await waitForState(h, objectCentric, ['succeeded', 'failed', 'canceled']);
+      expect(ran.state).toBe('succeeded');
+      expect(ran.run).toEqual({ ranAs: 'ocd', note: null, mask: { areaFraction: 0.25, source: 'prompt-difference', words: ['fake'] } });
+      const fallback = await waitForState(h, fellBack, ['succeeded', 'failed', 'canceled']);
+      expect(fallback.state).toBe('succeeded');
+      expect(fallback.run).toMatchObject({ ranAs: 'optimized', mask: null });
+      expect(fallback.run?.note).toMatch(/ran as optimized/);
+      expect(running.logs.some((line) => line.jobId === fellBack && line.msg === 'edit ran' && /asked for ocd, ran as optimized/.test(String(line.summary)))).toBe(true);
+    } finally {
+      await running.stop();
     }
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { decodeVideo } from '../../../../gpu-runner/video/decode.ts';
 import { encodeVideo } from '../../../../gpu-runner/video/encode.ts';
 import type { EditEngine, EditVideoFileArgs } from '../../../../gpu-runner/worker/engine-port.ts';
+import type { EditOptions } from '../../../../shared/edit-request.ts';
 
 export interface FakeEngineOptions {
   /** Wall time of one step. @default 100 */
@@ -30,7 +31,22 @@ export interface FakeReport {
   steps: number;
   stepsDone: number;
   preset: string;
+  /** What ran, like the real engine's report: object-centric with a mask, or fallen back to optimized (see `whatRan`). */
+  ranAs: string;
+  note?: string;
+  mask: { areaFraction: number; box: null; source: string; words: string[] } | null;
   runToken: string;
+}
+
+/**
+ * The fake's "what ran", shaped like the real engine's: object-centric sampling with a mask video or with
+ * `ocd.mask: 'auto'` claims a quarter of the frame; with `ocd.mask: 'none'` it falls back to optimized.
+ */
+function whatRan(options: EditOptions, hasMaskVideo: boolean): Pick<FakeReport, 'ranAs' | 'note' | 'mask'> {
+  if (!options.ocd.sampling) return { ranAs: options.preset, mask: null };
+  if (options.ocd.mask === 'none') return { ranAs: 'optimized', note: "ocd.mask is 'none'; object-centric sampling is off and the edit ran as optimized", mask: null };
+  const source = hasMaskVideo ? 'video' : 'prompt-difference';
+  return { ranAs: options.preset, mask: { areaFraction: 0.25, box: null, source, words: hasMaskVideo ? [] : ['fake'] } };
 }
 
 export function createFakeEngine(options: FakeEngineOptions = {}): EditEngine {
@@ -76,6 +92,7 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EditEngine {
         steps,
         stepsDone,
         preset: args.options.preset,
+        ...whatRan(args.options, args.maskPath !== undefined),
         runToken: `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
       };
       await writeFile(reportPath, JSON.stringify(report));
