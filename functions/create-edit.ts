@@ -2,7 +2,9 @@
  * Creating an edit job, in stages: read the body (JSON or multipart), check idempotency, vet the webhook and
  * the uploads, take a slot under the tenant's active-job cap, then write (inline files, job record) and enqueue.
  * Nothing is written before every check has passed (a refused slot gives the key back), and a job whose message
- * cannot be sent ends `failed`.
+ * cannot be sent ends `failed`. A create that dies between writing the job and sending its message leaves a note
+ * (job-store.ts `noteUnsent`) that a replay of its Idempotency-Key, or the runners' sweep, settles
+ * (shared/unsent-jobs.ts).
  */
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
@@ -13,6 +15,7 @@ import type { JobInput, JobRecord } from '../shared/job.ts';
 import { encodeQueueMessage } from '../shared/queue-message.ts';
 import { uploadKey } from '../shared/s3-keys.ts';
 import { CONTAINER_SNIFF_BYTES, describeLeadingBytes, sniffVideoContainer } from '../shared/video-container.ts';
+import { settleUnsent } from '../shared/unsent-jobs.ts';
 import { checkWebhookUrl } from '../shared/webhook-url.ts';
 import type { ResolvedDeps } from './deps.ts';
 import type { AppEnv } from './env.ts';
@@ -155,7 +158,16 @@ async function replay(deps: ResolvedDeps, tenant: string, held: { jobId: string;
     throw new ProblemError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request; use a new key for a new edit.');
   }
   const job = await deps.jobs.getForTenant(held.jobId, tenant);
-  return job && { job, replayed: true };
+  if (!job) return undefined;
+  // The first create may have died after writing the job and before sending its message: send it now (a second
+  // message, should the first create still be about to send it, is harmless).
+  const unsent = job.state === 'queued' ? await deps.jobs.findUnsent(job.id) : undefined;
+  if (unsent) {
+    const outcome = await settleUnsent({ store: deps.jobs, send: (body) => deps.queue.send(body) }, unsent);
+    deps.log('warn', 'replay sent the message of a job its create left unsent', { jobId: job.id, outcome });
+    return { job: (await deps.jobs.getForTenant(job.id, tenant)) ?? job, replayed: true };
+  }
+  return { job, replayed: true };
 }
 
 function stillBeingCreated(): never {
@@ -281,15 +293,20 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
       expiresAt,
       queueLane: 'queued',
     };
+    // The message is owed from here on: should this create die before sending it, the note says so.
+    await deps.jobs.noteUnsent(tenant, jobId, expiresAt);
     await deps.jobs.create(job);
     jobWritten = true;
+    failpoint('after-job-write');
 
     // 5. Enqueue; a job whose message cannot be sent must not stay queued forever.
     try {
       await deps.queue.send(encodeQueueMessage(jobId));
+      await deps.jobs.markSent(jobId);
     } catch (error) {
       deps.log('error', 'enqueue failed', { requestId: c.get('requestId'), jobId, error: String(error) });
       await deps.jobs.failQueued(jobId, { code: 'enqueue_failed', message: 'The job could not be queued; create it again.' });
+      await deps.jobs.markSent(jobId).catch(() => undefined); // nothing is owed for a failed job
       throw new ProblemError('service_unavailable', `The job queue is unavailable, so job ${jobId} was marked failed; retry the request (the same Idempotency-Key is free again).`, {
         headers: { 'Retry-After': String(ENQUEUE_RETRY_SECONDS) },
       });
@@ -297,7 +314,10 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
     return { job, replayed: false };
   } catch (error) {
     // A job that was written and then failed has released its slot itself (failQueued).
-    if (!jobWritten) await deps.jobs.releaseAdmission(tenant, jobId).catch(() => undefined);
+    if (!jobWritten) {
+      await deps.jobs.releaseAdmission(tenant, jobId).catch(() => undefined);
+      await deps.jobs.markSent(jobId).catch(() => undefined);
+    }
     await releaseKey();
     throw error;
   }

@@ -41,6 +41,9 @@ export type ApiJobStore = Pick<
   | 'findIdempotencyKey'
   | 'failQueued'
   | 'requestCancel'
+  | 'noteUnsent'
+  | 'markSent'
+  | 'findUnsent'
 >;
 
 /** Maps a presented API key to its tenant; undefined for an unknown key. */

@@ -5,7 +5,7 @@
  */
 
 /** The places a test may crash the API at. */
-export type Failpoint = 'after-idempotency-reservation';
+export type Failpoint = 'after-idempotency-reservation' | 'after-job-write';
 
 export function failpoint(point: Failpoint): void {
   const wanted = process.env.OCD_TEST_ONLY_KILL_AT;

@@ -11,6 +11,9 @@
  * - TTL attribute `expiresAt` (epoch seconds);
  * - admission items `admission#{tenant}` (see `admit`): the map `holders` of the tenant's active job ids, which
  *   is what the per-tenant cap counts. They carry neither `tenant` nor `createdAt`, so no index sees them.
+ * - unsent items `unsent#{jobId}` (see `noteUnsent`): a create's promise to send the job's queue message, written
+ *   before the job and deleted once the message is sent. They sit in the `byQueue` index under the lane
+ *   `unsent`, so a sweep finds the ones a crashed create left behind without scanning the table.
  */
 import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -76,6 +79,14 @@ export type CancelOutcome =
 
 /** The outcome of reserving an idempotency key. */
 export type IdempotencyReservation = { reserved: true } | { reserved: false; jobId: string; requestHash: string };
+
+/** A create's pending queue message (see `noteUnsent`). */
+export interface UnsentJob {
+  jobId: string;
+  tenant: string;
+  /** When the create promised the message (ISO 8601). */
+  createdAt: string;
+}
 
 /** The outcome of asking for one of the tenant's active-job slots. */
 export type Admission = { admitted: true } | { admitted: false; active: number };
@@ -247,6 +258,50 @@ export class JobStore {
     );
     const item = result.Item as { jobId: string; requestHash: string } | undefined;
     return item && { jobId: item.jobId, requestHash: item.requestHash };
+  }
+
+  /**
+   * Before a create writes its job: note that the job's queue message is still to be sent. `markSent` deletes the
+   * note once it is; a note that outlives the create lease belongs to a create that died between writing the job
+   * and sending its message, and `staleUnsent` lists it for a sweep to send the message (or clean up).
+   */
+  async noteUnsent(tenant: string, jobId: string, expiresAt: number): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.table,
+        // `owner`, not `tenant`: the byTenant index must not list it as a job
+        Item: { id: unsentItemId(jobId), jobId, owner: tenant, queueLane: UNSENT_LANE, createdAt: this.now(), expiresAt },
+      }),
+    );
+  }
+
+  /** The job's queue message was sent: drop its note. Idempotent. */
+  async markSent(jobId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.table, Key: { id: unsentItemId(jobId) } }));
+  }
+
+  /** The job's pending-message note, if its message is not known to be sent. */
+  async findUnsent(jobId: string): Promise<UnsentJob | undefined> {
+    const result = await this.client.send(new GetCommand({ TableName: this.table, Key: { id: unsentItemId(jobId) }, ConsistentRead: true }));
+    const item = result.Item as { jobId: string; owner: string; createdAt: string } | undefined;
+    return item && { jobId: item.jobId, tenant: item.owner, createdAt: item.createdAt };
+  }
+
+  /** Up to `limit` notes older than the create lease: their creates died before sending (oldest first). */
+  async staleUnsent(limit = 25): Promise<UnsentJob[]> {
+    const before = new Date(this.clock().getTime() - this.createLeaseMs).toISOString();
+    const result = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: JOBS_TABLE.queueIndex.name,
+        KeyConditionExpression: 'queueLane = :lane AND createdAt < :before',
+        ExpressionAttributeValues: { ':lane': UNSENT_LANE, ':before': before },
+        Limit: limit,
+      }),
+    );
+    // The index holds keys only: read each note for its tenant.
+    const notes = await Promise.all((result.Items ?? []).map((key) => this.findUnsent(String(key.id).slice(UNSENT_PREFIX.length))));
+    return notes.filter((note): note is UnsentJob => note !== undefined);
   }
 
   /** Free a key whose job could not be created, so that a retry can create it. */
@@ -523,6 +578,14 @@ export class JobStore {
       throw error;
     }
   }
+}
+
+const UNSENT_PREFIX = 'unsent#';
+/** The byQueue lane of pending-message notes (jobs use 'queued', which queue positions count). */
+const UNSENT_LANE = 'unsent';
+
+function unsentItemId(jobId: string): string {
+  return `${UNSENT_PREFIX}${jobId}`;
 }
 
 function admissionItemId(tenant: string): string {

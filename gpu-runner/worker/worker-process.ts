@@ -3,6 +3,7 @@
  * `main.ts` calls it with the real engine; tests call it with a fake one.
  */
 import { randomBytes } from 'node:crypto';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { createDynamoDBDocumentClient, createS3Client, createSQSClient } from '.
 import type { WorkerConfig } from '../../shared/config.ts';
 import { JobStore } from '../../shared/job-store.ts';
 import { jobOutputKey } from '../../shared/s3-keys.ts';
+import { sweepUnsent } from '../../shared/unsent-jobs.ts';
 import { createS3ArtifactStore } from './artifact-store.ts';
 import { deadLetterQueueUrl, sweepDeadLetters } from './dead-letter-sweep.ts';
 import { createDynamoJobPort } from './dynamo-job-port.ts';
@@ -37,6 +39,7 @@ export const WORKER_FLAGS = {
   'webhook-initial-delay-ms': { default: 1000, help: 'wait before the second webhook try; doubles after' },
   'shutdown-webhook-drain-ms': { default: 5000, help: 'how long the exit waits for webhook deliveries' },
   'dead-letter-sweep-seconds': { default: 300, help: 'least time between two looks through the dead-letter queue (when idle)' },
+  'unsent-sweep-seconds': { default: 30, help: 'least time between two looks for jobs whose create died before sending their message (when idle)' },
 } as const;
 export type WorkerFlagName = keyof typeof WORKER_FLAGS;
 
@@ -135,7 +138,13 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
   const store = new JobStore({ client: dynamo, table: config.table });
   const dlqUrl = redrive ? await deadLetterQueueUrl(sqs, redrive.deadLetterTargetArn).catch(() => undefined) : undefined;
   let lastSweepAt = -Infinity;
+  let lastUnsentSweepAt = -Infinity;
   const onIdle = async () => {
+    if (Date.now() - lastUnsentSweepAt >= flags['unsent-sweep-seconds'] * 1000) {
+      lastUnsentSweepAt = Date.now();
+      const settled = await sweepUnsent({ store, send: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: config.queueUrl, MessageBody: body }))) });
+      for (const { jobId, outcome } of settled) logger.warn('settled a job its create left without a queue message', { jobId, outcome });
+    }
     if (!dlqUrl || Date.now() - lastSweepAt < flags['dead-letter-sweep-seconds'] * 1000) return;
     lastSweepAt = Date.now();
     await sweepDeadLetters({ sqs, dlqUrl, store, logger });

@@ -10,6 +10,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { JOBS_TABLE } from '../../shared/job-store.ts';
 import { MEDIA_PREFIXES } from './media-bucket.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResources } from './nag.ts';
 import { checkGpuInstanceType } from './settings.ts';
@@ -20,6 +21,8 @@ export const MODEL_CACHE_DIR = '/var/cache/ocd-model';
 export const WORKER_UID = 10001;
 /** The DynamoDB operations the runner performs through shared/job-store.ts (read; claim, lease, progress, finish: conditional updates). */
 export const WORKER_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'] as const;
+/** The unsent-message sweep (shared/unsent-jobs.ts): find old notes in the queue index, drop them once settled. */
+export const WORKER_UNSENT_SWEEP_ACTIONS = ['dynamodb:Query', 'dynamodb:DeleteItem'] as const;
 
 export interface ModelLocation {
   readonly bucket: s3.IBucket;
@@ -301,11 +304,20 @@ export class GpuWorkers extends Construct {
       }),
     );
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'JobsTable', actions: [...WORKER_TABLE_ACTIONS], resources: [props.table.tableArn] }));
+    // A create that died between writing its job and sending the message: an idle runner sends it (or cleans up).
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SweepUnsentJobs',
+        actions: [...WORKER_UNSENT_SWEEP_ACTIONS],
+        resources: [props.table.tableArn, `${props.table.tableArn}/index/${JOBS_TABLE.queueIndex.name}`],
+      }),
+    );
     // The runner protects its own task from scale-in while a job runs (the ECS agent's task-protection endpoint).
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ sid: 'TaskScaleInProtection', actions: ['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection'], resources: [tasks] }),
     );
     props.queue.grantConsumeMessages(role);
+    props.queue.grantSendMessages(role); // the unsent-message sweep sends what a dead create owed
     if (props.deadLetterQueue) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({

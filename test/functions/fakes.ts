@@ -138,6 +138,20 @@ export class MemoryJobStore implements ApiJobStore {
     return { kind: 'finished', job: this.clone(job) };
   }
 
+  /** Jobs whose queue message is not known to be sent: job id -> tenant and when noted. */
+  readonly unsent = new Map<string, { tenant: string; createdAt: string }>();
+  async noteUnsent(tenant: string, jobId: string) {
+    this.writes++;
+    this.unsent.set(jobId, { tenant, createdAt: new Date().toISOString() });
+  }
+  async markSent(jobId: string) {
+    this.unsent.delete(jobId);
+  }
+  async findUnsent(jobId: string) {
+    const note = this.unsent.get(jobId);
+    return note && { jobId, ...note };
+  }
+
   /** Test helper: move a job as a runner would. */
   force(id: string, patch: Partial<JobRecord>) {
     Object.assign(this.jobs.get(id)!, patch);

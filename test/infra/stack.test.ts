@@ -343,6 +343,16 @@ describe('IAM', () => {
     expect(actionsOf(onDlq[0]).sort()).toEqual(['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage']);
   });
 
+  it('lets the runner send to the job queue and query the queue index: the sweep for messages a dead create owed', () => {
+    const runner = allStatements().filter((s) => s.Sid === 'SweepUnsentJobs');
+    expect(runner).toHaveLength(1);
+    expect(actionsOf(runner[0]).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:Query']);
+    expect(JSON.stringify(runner[0].Resource)).toContain('/index/byQueue');
+    expect(JSON.stringify(runner[0].Resource)).not.toContain('/index/byTenant');
+    const senders = allStatements().filter((s) => actionsOf(s).includes('sqs:SendMessage'));
+    expect(senders.length).toBe(2); // the API and the runner
+  });
+
   it('scopes table actions to the jobs table and its indexes, and queue actions to the job queues', () => {
     const [tableId] = only('AWS::DynamoDB::Table');
     for (const statement of allStatements()) {
