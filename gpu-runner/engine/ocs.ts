@@ -91,11 +91,29 @@ export function rangeNormalize(values: Float32Array, frames: number): Float32Arr
 }
 
 /**
- * The `auto` saliency mask from word attention already at latent resolution [frames, h, w]: range-normalized per
- * frame, thresholded, dilated by `radius` latent pixels (method.md §5) [ours].
+ * Rescales each frame so that its mean maps to 0 and its maximum to 1, clamping what is below the mean to 0 (a flat
+ * frame becomes 0) [ours]. The mean is the level of a typical pixel: a threshold then keeps what stands out above
+ * it, where the minimum (`rangeNormalize`) would let one low outlier pull most of the frame above the threshold.
+ */
+export function aboveMeanNormalize(values: Float32Array, frames: number): Float32Array {
+  const per = values.length / frames;
+  const out = new Float32Array(values.length);
+  for (let f = 0; f < frames; f++) {
+    let sum = 0, hi = -Infinity;
+    for (let i = f * per; i < (f + 1) * per; i++) { sum += values[i]; hi = Math.max(hi, values[i]); }
+    const mean = sum / per;
+    for (let i = f * per; i < (f + 1) * per; i++) out[i] = hi > mean ? Math.max(0, (values[i] - mean) / (hi - mean)) : 0;
+  }
+  return out;
+}
+
+/**
+ * The `auto` saliency mask from the saliency words' attention share (saliency-attention.ts) already at latent
+ * resolution [frames, h, w]: normalized above each frame's mean, thresholded, dilated by `radius` latent pixels
+ * (method.md §5) [ours].
  */
 export function attentionSaliency(attention: Float32Array, frames: number, height: number, width: number, level: number, radius: number): Float32Array {
-  return dilate(threshold(rangeNormalize(attention, frames), level), frames, height, width, radius);
+  return dilate(threshold(aboveMeanNormalize(attention, frames), level), frames, height, width, radius);
 }
 
 /** Fraction of mask pixels that are > 0.5 (the report's mask area). */

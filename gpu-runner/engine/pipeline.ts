@@ -17,7 +17,7 @@ import type { AttentionHooks } from '../models/unet/hooks.ts';
 import { classifierFreeGuidance } from '../schedulers/guidance.ts';
 import { AttentionStore } from './attention-store.ts';
 import { EngineError, throwIfCanceled } from './errors.ts';
-import { blendMask, type CrossMap, resizeNearest, wordAttention } from './fusion/blend-mask.ts';
+import { blendMask, type CrossMap, resizeNearest } from './fusion/blend-mask.ts';
 import { blendSites } from './fusion/blend-sites.ts';
 import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, isControlled, recordedOutputName, recordingHooks, sourceInputName } from './fusion/hooks.ts';
 import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from './fusion/seq-aligner.ts';
@@ -27,6 +27,7 @@ import {
   pasteLatent, poolMask, restrictMap, restrictMapVia, threshold,
 } from './ocs.ts';
 import { chooseController, wordTokenPositions } from './presets.ts';
+import { wordShareOfPrompt } from './saliency-attention.ts';
 import { chooseSaliencyWords, type SaliencyWords } from './saliency-words.ts';
 import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from './report.ts';
 import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from './sampling.ts';
@@ -360,17 +361,17 @@ class AutoSaliency {
   private sum: Float32Array | null = null;
   private grid = { height: 0, width: 0 };
 
-  constructor(private readonly tokens: readonly number[], private readonly geo: Geometry, private readonly thresholdLevel: number, private readonly dilation: number) {}
+  constructor(private readonly tokens: readonly number[], private readonly geo: Geometry, private readonly thresholdLevel: number, private readonly dilation: number, private readonly promptTokens: readonly number[] = []) {}
 
   add(maps: CrossMap[]): void {
     if (this.tokens.length === 0 || maps.length === 0) return;
-    const att = wordAttention(maps, this.tokens);
+    const att = wordShareOfPrompt(maps, this.tokens, this.promptTokens);
     this.grid = { height: att.height, width: att.width };
     if (!this.sum) this.sum = new Float32Array(att.data.length);
     for (let i = 0; i < att.data.length; i++) this.sum[i] += att.data[i];
   }
 
-  /** [F, h, w] latent-resolution mask: summed attention, nearest upsample, then `attentionSaliency` (ocs.ts). */
+  /** [F, h, w] latent-resolution mask: summed attention shares, nearest upsample, then `attentionSaliency` (ocs.ts). */
   mask(): Float32Array | null {
     if (!this.sum) return null;
     const { frames: F, latentHeight: h, latentWidth: w } = this.geo;
@@ -417,7 +418,8 @@ async function invert(ctx: RunEditArgs & { geometry: Geometry; prompts: Prompts;
     const rec = recordingHooks();
     return { hooks: tome.combine(rec.hooks, 'record', tomeSites), sites: rec.sites };
   });
-  const autoSaliency = new AutoSaliency(prompts.saliency.basis ? prompts.saliency.positions : [], geo, options.ocd.maskThreshold, options.ocd.dilate);
+  const chosen = prompts.saliency.basis ? prompts.saliency : null;
+  const autoSaliency = new AutoSaliency(chosen?.positions ?? [], geo, options.ocd.maskThreshold, options.ocd.dilate, chosen?.promptPositions);
   // object-centric ToMe: the mask video from the start; `auto` from the attention of the steps so far [ours]
   const useAuto = options.ocd.mask === 'auto' || (options.ocd.mask === 'video' && !ctx.mask);
   tome.setSaliency(options.ocd.mask === 'video' ? videoSaliency(ctx, geo) : null, F, geo.latentHeight, geo.latentWidth);

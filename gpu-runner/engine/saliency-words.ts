@@ -20,8 +20,12 @@ export interface LocatedWords {
 
 export type SaliencyBasis = 'blend-words' | 'prompt-difference' | 'target-content-words';
 
+/**
+ * The chosen words and their token positions; `promptPositions`: every word's positions in the source prompt (no
+ * start, end or padding token), what the words' attention is measured against (saliency-attention.ts).
+ */
 export type SaliencyWords =
-  | { readonly basis: SaliencyBasis; readonly words: string[]; readonly positions: number[] }
+  | { readonly basis: SaliencyBasis; readonly words: string[]; readonly positions: number[]; readonly promptPositions: number[] }
   | { readonly basis: null; readonly reason: string };
 
 /** English function words that carry no object (articles, prepositions, conjunctions, pronouns, auxiliaries). */
@@ -60,7 +64,7 @@ export function chooseSaliencyWords(source: LocatedWords, target: LocatedWords, 
   };
   const pick = (basis: SaliencyBasis, keys: Set<string>): SaliencyWords | null => {
     const found = positionsOf(keys);
-    return found.positions.length > 0 ? { basis, ...found } : null;
+    return found.positions.length > 0 ? { basis, ...found, promptPositions: [...new Set(source.tokenPositions.flat())].sort((a, b) => a - b) } : null;
   };
   if (explicit && explicit.length > 0) {
     const chosen = pick('blend-words', new Set(explicit.map(wordKey)));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  attentionSaliency, rangeNormalize, blendLatents, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent,
-  poolMask, restrictMap,
+  aboveMeanNormalize, attentionSaliency, rangeNormalize, blendLatents, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent,
+  poolMask, restrictMap, threshold,
 } from '../../../gpu-runner/engine/ocs.ts';
 
 function maskWith(frames: number, h: number, w: number, on: [number, number, number][]): Float32Array {
@@ -105,5 +105,20 @@ describe('auto saliency from word attention', () => {
     expect([...mask]).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
     expect(maskArea(attentionSaliency(att, 1, 4, 4, 0.3, 1))).toBe(1); // dilated by 1: the whole 4x4
     expect(maskArea(attentionSaliency(new Float32Array(16).fill(0.02), 1, 4, 4, 0.3, 1))).toBe(0); // flat: nothing
+  });
+
+  it('normalizes each frame from its mean up to its maximum, clamping below the mean; a flat frame becomes 0', () => {
+    const v = Float32Array.of(0.1, 0.2, 0.2, 0.5, 0.3, 0.3, 0.3, 0.3);
+    // frame 0: mean 0.25, max 0.5; frame 1: flat
+    expect([...aboveMeanNormalize(v, 2)].map((x) => +x.toFixed(6))).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+  });
+
+  it('keeps a small peak when one low outlier would pull the whole frame above the threshold of a min-max scale', () => {
+    // a 4x4 frame at 0.1 with one pixel at 0 (an outlier) and a peak of 0.3 at one pixel
+    const att = new Float32Array(16).fill(0.1);
+    att[0] = 0;
+    att[10] = 0.3;
+    expect(maskArea(threshold(rangeNormalize(att, 1), 0.3))).toBe(15 / 16); // min-max: all but the outlier
+    expect([...attentionSaliency(att, 1, 4, 4, 0.3, 0)].map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([10]);
   });
 });

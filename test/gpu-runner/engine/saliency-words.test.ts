@@ -10,11 +10,11 @@ const choose = (source: string, target: string, explicit?: string[]) => chooseSa
 describe('chooseSaliencyWords', () => {
   it('follows the words the request names, at their CLIP token positions in the source prompt', () => {
     // BOS at 0: a=1 silver=2 jeep=3
-    expect(choose('a silver jeep driving', 'a red car driving', ['jeep'])).toEqual({ basis: 'blend-words', words: ['jeep'], positions: [3] });
+    expect(choose('a silver jeep driving', 'a red car driving', ['jeep'])).toEqual({ basis: 'blend-words', words: ['jeep'], positions: [3], promptPositions: [1, 2, 3, 4] });
   });
 
   it('without blend words, takes the source words the target lacks, skipping stop words', () => {
-    expect(choose('a brown bear walking on the rock', 'the red tiger walking on a rock')).toEqual({ basis: 'prompt-difference', words: ['brown', 'bear'], positions: [2, 3] });
+    expect(choose('a brown bear walking on the rock', 'the red tiger walking on a rock')).toEqual({ basis: 'prompt-difference', words: ['brown', 'bear'], positions: [2, 3], promptPositions: [1, 2, 3, 4, 5, 6, 7] });
   });
 
   it('compares words without case and punctuation, and keeps every token of a word split by BPE', () => {
@@ -27,7 +27,7 @@ describe('chooseSaliencyWords', () => {
   });
 
   it('when the source has no word of its own, follows the content words the target keeps (style edits, reordering)', () => {
-    expect(choose('a jeep on a road', 'watercolor painting of a jeep on a road')).toEqual({ basis: 'target-content-words', words: ['jeep', 'road'], positions: [2, 5] });
+    expect(choose('a jeep on a road', 'watercolor painting of a jeep on a road')).toEqual({ basis: 'target-content-words', words: ['jeep', 'road'], positions: [2, 5], promptPositions: [1, 2, 3, 4, 5] });
     expect(choose('a cat and a dog', 'a dog and a cat')).toMatchObject({ basis: 'target-content-words', words: ['cat', 'dog'] });
   });
 
