@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Context } from 'hono';
-import { CreateEditBodySchema, InlineEditRequestSchema, inlineEditIssues, UPLOAD_CONTENT_TYPES, type UploadContentType } from '../shared/api.ts';
-import { resolveEditOptions, type EditRequest } from '../shared/edit-request.ts';
+import { CreateEditBodySchema, InlineEditRequestSchema, inlineEditIssues, knobsOfCreateBody, UPLOAD_CONTENT_TYPES, type UploadContentType } from '../shared/api.ts';
+import { resolveEditDefaults, resolveEditOptions, type EditRequest } from '../shared/edit-request.ts';
 import { fieldErrorsFromZod, type FieldError } from '../shared/errors.ts';
 import type { JobInput, JobRecord } from '../shared/job.ts';
 import { encodeQueueMessage } from '../shared/queue-message.ts';
@@ -34,6 +34,8 @@ interface ParsedCreate {
   knobs: EditRequest;
   input: InputSource;
   mask: InputSource | undefined;
+  /** The ControlVideo editor's control video. */
+  control: InputSource | undefined;
   webhookUrl: string | undefined;
   /** Identifies the request for idempotency: same key + different hash is a conflict. */
   requestHash: string;
@@ -73,11 +75,12 @@ function parseJsonText(text: string): unknown {
 async function readJsonBody(c: Context<AppEnv>): Promise<ParsedCreate> {
   const parsed = CreateEditBodySchema.safeParse(parseJsonText(await c.req.text()));
   if (!parsed.success) invalid(fieldErrorsFromZod(parsed.error));
-  const { input, mask, webhookUrl, ...knobs } = parsed.data;
+  const { input, mask, control, webhookUrl } = parsed.data;
   return {
-    knobs,
+    knobs: knobsOfCreateBody(parsed.data),
     input: { kind: 'upload', uploadId: input.uploadId },
     mask: mask && { kind: 'upload', uploadId: mask.uploadId },
+    control: control?.type === 'video' ? { kind: 'upload', uploadId: control.uploadId } : undefined,
     webhookUrl,
     requestHash: sha256(canonicalJson(parsed.data)),
   };
@@ -88,18 +91,20 @@ async function readMultipartBody(c: Context<AppEnv>, maxInlineBytes: number): Pr
   try {
     form = await c.req.formData();
   } catch {
-    throw new ProblemError('validation_failed', 'The multipart body cannot be parsed; send fields `request` (JSON), `video` (file) and optionally `mask` (file).');
+    throw new ProblemError('validation_failed', 'The multipart body cannot be parsed; send fields `request` (JSON), `video` (file) and optionally `mask` and `control` (files).');
   }
   const requestField = form.get('request');
   const video = form.get('video');
   const mask = form.get('mask');
+  const control = form.get('control');
   const errors: FieldError[] = [];
   if (typeof requestField !== 'string') errors.push({ path: 'request', message: 'required: the edit request as a JSON text field' });
   if (!(video instanceof File)) errors.push({ path: 'video', message: 'required: the video as a file field' });
   if (mask !== null && !(mask instanceof File)) errors.push({ path: 'mask', message: 'must be a file field' });
+  if (control !== null && !(control instanceof File)) errors.push({ path: 'control', message: 'must be a file field' });
   if (errors.length > 0) invalid(errors);
 
-  const files = { video: video as File, ...(mask instanceof File ? { mask } : {}) };
+  const files = { video: video as File, ...(mask instanceof File ? { mask } : {}), ...(control instanceof File ? { control } : {}) };
   for (const [name, file] of Object.entries(files)) {
     const type = file.type.split(';')[0].trim().toLowerCase();
     if (!(UPLOAD_CONTENT_TYPES as readonly string[]).includes(type)) {
@@ -118,7 +123,7 @@ async function readMultipartBody(c: Context<AppEnv>, maxInlineBytes: number): Pr
 
   const parsed = InlineEditRequestSchema.safeParse(parseJsonText(requestField as string));
   if (!parsed.success) invalid(fieldErrorsFromZod(parsed.error, ['request']));
-  const issues = inlineEditIssues(parsed.data, files.mask !== undefined);
+  const issues = inlineEditIssues(parsed.data, { hasMaskVideo: files.mask !== undefined, hasControlVideo: files.control !== undefined });
   if (issues.length > 0) invalid(issues.map((issue) => ({ path: ['request', ...issue.path].join('.'), message: issue.message, ...(issue.params && { code: issue.params.problem }) })));
   const { webhookUrl, ...knobs } = parsed.data;
 
@@ -128,6 +133,7 @@ async function readMultipartBody(c: Context<AppEnv>, maxInlineBytes: number): Pr
     knobs,
     input: { kind: 'inline', file: files.video },
     mask: files.mask && { kind: 'inline', file: files.mask },
+    control: files.control && { kind: 'inline', file: files.control },
     webhookUrl,
     requestHash: sha256(canonicalJson({ request: parsed.data, files: digests })),
   };
@@ -205,6 +211,20 @@ function requireVideoContainer(start: Uint8Array, what: string, path: string): v
   throw new ProblemError('upload_not_video', `${what} ${message}; upload the video file itself.`, { errors: [{ path, message, code: 'upload_not_video' }] });
 }
 
+/**
+ * The ControlVideo editor runs only where a ControlNet folder is configured: without one its job could only fail,
+ * so it is refused before anything is written.
+ */
+function requireControlNet(request: ParsedCreate, deps: ResolvedDeps): void {
+  if (deps.config.controlnetConfigured) return;
+  if (resolveEditDefaults(request.knobs).editor !== 'controlvideo') return;
+  throw new ProblemError(
+    'controlnet_missing',
+    "The 'controlvideo' editor needs a ControlNet model, and this service has none configured (the operator sets OCD_CONTROLNET_DIR locally, or the stack's ControlNet S3 URI); use a FateZero preset meanwhile.",
+    { errors: [{ path: request.knobs.editor ? 'editor' : 'preset', message: 'no ControlNet is configured on this service', code: 'controlnet_missing' }] },
+  );
+}
+
 async function storeInline(deps: ResolvedDeps, tenant: string, file: File): Promise<JobInput> {
   const uploadId = deps.newId();
   const key = uploadKey(tenant, uploadId);
@@ -232,14 +252,16 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
     if (replayed) return replayed;
   }
 
-  // 3. Vet what the runner will touch: webhook host, uploads.
+  // 3. Vet what the runner will touch: the ControlNet, webhook host, uploads.
+  requireControlNet(request, deps);
   if (request.webhookUrl !== undefined) {
     const problem = await checkWebhookUrl(request.webhookUrl, { resolveHost: deps.resolveHost, allowPrivate: deps.config.allowPrivateWebhooks });
     if (problem) invalid([{ path: 'webhookUrl', message: problem }]);
   }
   const checkedInput = request.input.kind === 'upload' ? await checkUpload(deps, tenant, request.input.uploadId, 'input.uploadId') : undefined;
   const checkedMask = request.mask?.kind === 'upload' ? await checkUpload(deps, tenant, request.mask.uploadId, 'mask.uploadId') : undefined;
-  const options = resolveEditOptions(request.knobs, { hasMaskVideo: request.mask !== undefined });
+  const checkedControl = request.control?.kind === 'upload' ? await checkUpload(deps, tenant, request.control.uploadId, 'control.uploadId') : undefined;
+  const options = resolveEditOptions(request.knobs, { hasMaskVideo: request.mask !== undefined, hasControlVideo: request.control !== undefined });
 
   // 4. Write: idempotency key, then a slot under the tenant's cap on queued + running jobs (one atomic
   //    conditional write, so concurrent creates cannot pass it together), then inline files and the job.
@@ -268,6 +290,7 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
   try {
     const input = checkedInput ?? (await storeInline(deps, tenant, (request.input as { file: File }).file));
     const mask = request.mask === undefined ? null : (checkedMask ?? (await storeInline(deps, tenant, (request.mask as { file: File }).file)));
+    const control = request.control === undefined ? null : (checkedControl ?? (await storeInline(deps, tenant, (request.control as { file: File }).file)));
     const createdAt = now.toISOString();
     const job: JobRecord = {
       id: jobId,
@@ -277,6 +300,7 @@ export async function createEdit(c: Context<AppEnv>, deps: ResolvedDeps): Promis
       options,
       input,
       mask,
+      control,
       webhookUrl: request.webhookUrl ?? null,
       progress: null,
       timings: {},

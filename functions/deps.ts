@@ -68,6 +68,7 @@ export type AppConfig = Pick<
   | 'corsOrigins'
   | 'allowPrivateWebhooks'
   | 'publicBaseUrl'
+  | 'controlnetConfigured'
 >;
 
 export interface AppDeps {

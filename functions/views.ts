@@ -47,6 +47,7 @@ export async function toEditJob(job: JobRecord, context: ViewContext): Promise<E
     options: job.options as unknown as Record<string, unknown>,
     input: inputView(job.input),
     mask: job.mask ? inputView(job.mask) : null,
+    control: job.control ? inputView(job.control) : null,
     webhookUrl: job.webhookUrl,
     outputs,
     run: job.state === 'succeeded' ? (job.run ?? null) : null,

@@ -3,7 +3,7 @@
  * tests all use these schemas.
  */
 import { z } from 'zod';
-import { editKnobIssues, EditKnobsSchema } from './edit-request.ts';
+import { editKnobIssues, EditKnobsSchema, resolveEditDefaults, type EditRequest } from './edit-request.ts';
 import { JobErrorSchema } from './errors.ts';
 import { JOB_STATES, JobProgressSchema, JobRunSchema, JobTimingsSchema } from './job.ts';
 
@@ -37,6 +37,21 @@ export type UploadTicket = z.infer<typeof UploadTicketSchema>;
 
 export const UploadRefSchema = z.strictObject({ uploadId: id('upload') }).meta({ id: 'UploadRef' });
 
+/** What a control video must be, for the descriptions. */
+const CONTROL_VIDEO_HELP =
+  'A control video has one map per input frame (after frame selection) at the input size: depth, pose, line art, whatever map the configured ControlNet expects. No estimator ships, so make the maps yourself.';
+
+/** `control` as the JSON create body takes it: the control video variant names its upload. */
+const ApiControlSchema = z
+  .discriminatedUnion('type', [
+    EditKnobsSchema.shape.control.unwrap().options[0],
+    z.strictObject({
+      type: z.literal('video'),
+      uploadId: id('upload').describe('The control video, uploaded through POST /v1/uploads.'),
+    }),
+  ])
+  .describe(`ControlVideo's per-frame control (editor 'controlvideo' only): canny edges of the input (the default) or a control video you upload. ${CONTROL_VIDEO_HELP}`);
+
 /** Fields of the create body besides the edit knobs. */
 const CreateEditInputsSchema = {
   input: UploadRefSchema.describe('The video to edit, uploaded through POST /v1/uploads.'),
@@ -48,11 +63,17 @@ const CreateEditInputsSchema = {
     .describe('Called (https POST, Standard Webhooks signature) when the job finishes; must resolve to a public address.'),
 };
 
+/** The knobs of a JSON create body: its `control` without the upload, which the job keeps beside the input. */
+export function knobsOfCreateBody(body: CreateEditBody): EditRequest {
+  const { input: _input, mask: _mask, webhookUrl: _webhookUrl, control, ...knobs } = body;
+  return control === undefined ? knobs : { ...knobs, control: control.type === 'video' ? { type: 'video' } : control };
+}
+
 /** POST /v1/edits as JSON: the inputs plus every knob of the edit request. */
-export const CreateEditBodySchema = EditKnobsSchema.extend(CreateEditInputsSchema)
+export const CreateEditBodySchema = EditKnobsSchema.extend({ ...CreateEditInputsSchema, control: ApiControlSchema.optional() })
   .superRefine((body, ctx) => {
-    const { input: _input, mask, webhookUrl: _webhookUrl, ...knobs } = body;
-    for (const issue of editKnobIssues(knobs, { hasMaskVideo: mask !== undefined })) ctx.addIssue(issue);
+    const context = { hasMaskVideo: body.mask !== undefined, hasControlVideo: body.control?.type === 'video' };
+    for (const issue of editKnobIssues(knobsOfCreateBody(body), context)) ctx.addIssue(issue);
   })
   .meta({ id: 'CreateEdit' });
 export type CreateEditBody = z.infer<typeof CreateEditBodySchema>;
@@ -62,19 +83,38 @@ const fileField = z.custom<File>((value) => value instanceof File, 'must be a fi
 /** The multipart form of POST /v1/edits: the same JSON (without `input`/`mask`) plus the files. */
 export const CreateEditFormSchema = z
   .object({
-    request: z.string().describe('JSON of the edit request: the CreateEdit body without `input` and `mask`.'),
+    request: z.string().describe("JSON of the edit request: the CreateEdit body without `input` and `mask`, and with `control: {type: 'video'}` (no uploadId) when the `control` file is sent."),
     video: fileField.meta({ type: 'string', format: 'binary', description: 'The video file.' }),
     mask: fileField.optional().meta({ type: 'string', format: 'binary', description: 'Optional mask video.' }),
+    control: fileField.optional().meta({ type: 'string', format: 'binary', description: `Optional control video for the ControlVideo editor. ${CONTROL_VIDEO_HELP}` }),
   })
   .meta({ id: 'CreateEditForm' });
 
 /** The JSON inside the multipart `request` field. */
 export const InlineEditRequestSchema = EditKnobsSchema.extend({ webhookUrl: CreateEditInputsSchema.webhookUrl });
 
+/** What came with the request besides the knobs. */
+export interface InlineFiles {
+  hasMaskVideo: boolean;
+  hasControlVideo: boolean;
+}
+
 /** Validate the multipart `request` JSON with the same cross-field checks. */
-export function inlineEditIssues(request: z.infer<typeof InlineEditRequestSchema>, hasMaskVideo: boolean) {
+export function inlineEditIssues(request: z.infer<typeof InlineEditRequestSchema>, files: InlineFiles) {
   const { webhookUrl: _webhookUrl, ...knobs } = request;
-  return editKnobIssues(knobs, { hasMaskVideo });
+  return [...editKnobIssues(knobs, files), ...unusedControlVideoIssues(knobs, files)];
+}
+
+/**
+ * A control video sent as a file that the resolved request would not use (a FateZero edit, or canny control) is
+ * refused rather than silently dropped. The JSON body cannot say this: its control video lives inside `control`.
+ */
+function unusedControlVideoIssues(knobs: EditRequest, files: InlineFiles): ReturnType<typeof editKnobIssues> {
+  if (!files.hasControlVideo || !EditKnobsSchema.safeParse(knobs).success) return [];
+  const options = resolveEditDefaults(knobs, files);
+  if (options.control?.type === 'video') return [];
+  const why = options.editor === 'fatezero' ? "the FateZero editor takes no control video; leave the file out or set editor 'controlvideo'" : "control is {type: 'canny'}; leave the file out or set control {type: 'video'}";
+  return [{ code: 'custom', path: ['control'], message: `a control video was sent but ${why}` }];
 }
 
 const OutputLinkSchema = z.object({
@@ -100,6 +140,10 @@ export const EditJobSchema = z
     options: z.record(z.string(), z.unknown()).describe('Every knob resolved with the preset defaults: what the runner uses.'),
     input: z.object({ uploadId: z.string(), bytes: z.int(), contentType: z.string() }),
     mask: z.object({ uploadId: z.string(), bytes: z.int(), contentType: z.string() }).nullable(),
+    control: z
+      .object({ uploadId: z.string(), bytes: z.int(), contentType: z.string() })
+      .nullable()
+      .describe("The ControlVideo editor's control video; null with canny control and for FateZero edits."),
     webhookUrl: z.string().nullable(),
     outputs: z
       .object({ video: OutputLinkSchema.optional(), preview: OutputLinkSchema.optional(), report: OutputLinkSchema.optional() })

@@ -41,6 +41,17 @@ export interface ResourceConfig {
   aws: AwsConfig;
 }
 
+const s3Uri = z.string().regex(/^s3:\/\/[^/]+\/.*/, 'must look like s3://bucket/prefix');
+
+/**
+ * The ControlNet folder of the ControlVideo editor, set like the base model: a local diffusers ControlNetModel folder
+ * or an S3 prefix holding one. The API reads them only to know whether ControlVideo can run at all.
+ */
+const ControlNetEnvSchema = {
+  OCD_CONTROLNET_DIR: z.string().min(1).optional(),
+  OCD_CONTROLNET_URI: s3Uri.optional(),
+};
+
 const ResourceEnvSchema = z.object({
   OCD_BUCKET: z.string().min(3),
   OCD_TABLE: z.string().min(3),
@@ -71,11 +82,13 @@ const ApiEnvSchema = ResourceEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   // The local server answers this machine only unless told otherwise (the Lambda entry never listens).
   HOST: z.string().min(1).default('127.0.0.1'),
+  ...ControlNetEnvSchema,
 });
 
 const WorkerEnvSchema = ResourceEnvSchema.extend({
   OCD_MODEL_DIR: z.string().optional(),
-  OCD_MODEL_URI: z.string().regex(/^s3:\/\/[^/]+\/.*/, 'must look like s3://bucket/prefix').optional(),
+  OCD_MODEL_URI: s3Uri.optional(),
+  ...ControlNetEnvSchema,
   OCD_MODEL_CACHE_DIR: z.string().default('.cache/models'),
   // 'auto': the first of cuda, webgpu, cpu that works on the machine (gpu-runner/runtime/provider-choice.ts)
   OCD_PROVIDER: z.enum(['cpu', 'cuda', 'webgpu', 'auto']).default('cpu'),
@@ -123,12 +136,20 @@ export interface ApiConfig extends ResourceConfig {
   port: number;
   /** Address the local server listens on. */
   host: string;
+  /**
+   * A ControlNet folder is configured (OCD_CONTROLNET_DIR or OCD_CONTROLNET_URI), so the ControlVideo editor can run;
+   * without one, its requests are refused at create time (`controlnet_missing`).
+   */
+  controlnetConfigured: boolean;
 }
 
 export interface WorkerConfig extends ResourceConfig {
   modelDir?: string;
   modelUri?: string;
   modelCacheDir: string;
+  /** The ControlVideo editor's ControlNet: a local diffusers ControlNetModel folder, or an S3 prefix of one (cached like the model). */
+  controlnetDir?: string;
+  controlnetUri?: string;
   provider: 'cpu' | 'cuda' | 'webgpu' | 'auto';
   graceSeconds: number;
   healthPort?: number;
@@ -219,6 +240,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     createLeaseSeconds: parsed.OCD_CREATE_LEASE_SECONDS,
     port: parsed.PORT,
     host: parsed.HOST,
+    controlnetConfigured: parsed.OCD_CONTROLNET_DIR !== undefined || parsed.OCD_CONTROLNET_URI !== undefined,
   };
 }
 
@@ -234,6 +256,8 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     modelDir: parsed.OCD_MODEL_DIR,
     modelUri: parsed.OCD_MODEL_URI,
     modelCacheDir: parsed.OCD_MODEL_CACHE_DIR,
+    controlnetDir: parsed.OCD_CONTROLNET_DIR,
+    controlnetUri: parsed.OCD_CONTROLNET_URI,
     provider: parsed.OCD_PROVIDER,
     graceSeconds: parsed.OCD_GRACE_SECONDS,
     healthPort: parsed.OCD_HEALTH_PORT,

@@ -550,9 +550,6 @@ function unimplementedProblems(options: EditOptions): EditOptionsProblem[] {
       code: 'option_not_implemented',
     });
   }
-  if (options.editor === 'controlvideo') {
-    problems.push({ path: ['editor'], message: "'controlvideo' is not implemented yet; use the FateZero editor's presets", code: 'option_not_implemented' });
-  }
   return problems;
 }
 

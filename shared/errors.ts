@@ -26,6 +26,9 @@ export const JOB_ERROR_CODES = [
   ...INPUT_ERROR_CODES,
   'invalid_request',
   'model_unavailable',
+  // the ControlVideo editor was asked for, but the runner has no ControlNet folder configured / cannot load it
+  'controlnet_missing',
+  'controlnet_invalid',
   'enqueue_failed',
   'canceled',
   'timeout',
@@ -51,6 +54,7 @@ export const PROBLEM_TYPES = {
   blend_word_not_in_prompt: { status: 400, title: 'A blend word is not a word of its prompt' },
   reweight_word_not_in_prompt: { status: 400, title: 'A reweighted word is not a word of the target prompt' },
   option_not_implemented: { status: 400, title: 'An option is not implemented' },
+  controlnet_missing: { status: 422, title: 'No ControlNet is configured for the ControlVideo editor' },
   unauthorized: { status: 401, title: 'A valid API key is required' },
   not_found: { status: 404, title: 'No such resource' },
   idempotency_key_reused: { status: 409, title: 'The idempotency key was used with a different request' },

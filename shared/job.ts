@@ -96,6 +96,8 @@ export const JobRecordSchema = z.object({
   options: z.custom<EditOptions>((value) => typeof value === 'object' && value !== null),
   input: JobInputSchema,
   mask: JobInputSchema.nullable(),
+  /** The ControlVideo editor's control video (`control: {type: 'video'}`); absent on records written before it existed. */
+  control: JobInputSchema.nullable().optional(),
   webhookUrl: z.string().nullable(),
   progress: JobProgressSchema.nullable(),
   timings: JobTimingsSchema,

@@ -563,3 +563,106 @@ describe('createApp', () => {
     expect(() => createApp(partial as never)).toThrow(/missing queue, jobs/);
   });
 });
+
+describe('POST /v1/edits with the ControlVideo editor', () => {
+  const UPLOAD_C = '01JDABCDEF0000000000000003';
+  const controlvideo = { ...prompts, editor: 'controlvideo', input: { uploadId: UPLOAD_A } };
+
+  beforeEach(async () => {
+    deps = fakeDeps({ controlnetConfigured: true });
+    app = createApp(deps);
+    await uploaded('alice', UPLOAD_A);
+    await uploaded('alice', UPLOAD_C, 800);
+    await uploaded('bob', UPLOAD_B);
+  });
+
+  it('runs canny control by default, with the preset implied by the editor', async () => {
+    const response = await post('/v1/edits', controlvideo);
+    expect(response.status).toBe(202);
+    const job = await response.json();
+    expect(job.options).toMatchObject({ editor: 'controlvideo', preset: 'controlvideo-ocd', control: { type: 'canny', low: 100, high: 200 }, conditioningScale: 1 });
+    expect(job.control).toBeNull();
+    expect(deps.jobs.jobs.get(job.id)?.control).toBeNull();
+  });
+
+  it('keeps a control video upload beside the input, and the knob without its upload id', async () => {
+    const response = await post('/v1/edits', { ...controlvideo, preset: 'controlvideo', control: { type: 'video', uploadId: UPLOAD_C } });
+    expect(response.status).toBe(202);
+    const job = await response.json();
+    expect(job.control).toEqual({ uploadId: UPLOAD_C, bytes: 800, contentType: 'video/mp4' });
+    expect(job.request.control).toEqual({ type: 'video' });
+    expect(job.options.control).toEqual({ type: 'video' });
+    expect(deps.jobs.jobs.get(job.id)?.control?.key).toBe(uploadKey('alice', UPLOAD_C));
+  });
+
+  it.each<[string, unknown, number, string, string]>([
+    ['a control video that does not exist', { ...controlvideo, control: { type: 'video', uploadId: UPLOAD_MISSING } }, 422, 'upload_invalid', 'control.uploadId'],
+    ["another tenant's control video", { ...controlvideo, control: { type: 'video', uploadId: UPLOAD_B } }, 422, 'upload_invalid', 'control.uploadId'],
+    ['a control video without its upload', { ...controlvideo, control: { type: 'video' } }, 400, 'validation_failed', 'control.uploadId'],
+    ['an unknown control type', { ...controlvideo, control: { type: 'depth' } }, 400, 'validation_failed', 'control.type'],
+    ['canny thresholds the wrong way round', { ...controlvideo, control: { type: 'canny', low: 200, high: 100 } }, 400, 'validation_failed', 'control.low'],
+    ['control on the FateZero editor', { ...prompts, input: { uploadId: UPLOAD_A }, control: { type: 'canny' } }, 400, 'validation_failed', 'control'],
+    ['an editor its preset does not belong to', { ...controlvideo, preset: 'ocd' }, 400, 'validation_failed', 'editor'],
+    ['a conditioning scale above 2', { ...controlvideo, conditioningScale: 3 }, 400, 'validation_failed', 'conditioningScale'],
+  ])('rejects %s and writes nothing', async (_name, body, status, code, path) => {
+    const problem = await expectProblem(await post('/v1/edits', body), status, code);
+    expect(problem.errors?.map((e) => e.path)).toContain(path);
+    expect(deps.jobs.writes + deps.queue.sent.length).toBe(0);
+  });
+
+  it('sniffs a control video upload like the input', async () => {
+    await uploaded('alice', UPLOAD_C, 100, 'video/mp4', new TextEncoder().encode('<!DOCTYPE html><html>'));
+    const problem = await expectProblem(await post('/v1/edits', { ...controlvideo, control: { type: 'video', uploadId: UPLOAD_C } }), 422, 'upload_not_video');
+    expect(problem.errors?.map((e) => e.path)).toEqual(['control.uploadId']);
+  });
+
+  it.each([
+    ['the editor', { ...controlvideo }, 'editor'],
+    ['a ControlVideo preset', { ...prompts, input: { uploadId: UPLOAD_A }, preset: 'controlvideo-optimized' }, 'preset'],
+  ])('answers 422 controlnet_missing at create time when no ControlNet is configured (asked by %s)', async (_name, body, path) => {
+    deps = fakeDeps({ controlnetConfigured: false });
+    app = createApp(deps);
+    await uploaded('alice', UPLOAD_A);
+    const problem = await expectProblem(await post('/v1/edits', body), 422, 'controlnet_missing');
+    expect(problem.detail).toMatch(/ControlNet/);
+    expect(problem.errors).toEqual([{ path, message: expect.any(String), code: 'controlnet_missing' }]);
+    expect(deps.jobs.writes + deps.queue.sent.length).toBe(0);
+    // FateZero edits are unaffected.
+    expect((await post('/v1/edits', { ...prompts, input: { uploadId: UPLOAD_A } })).status).toBe(202);
+  });
+
+  describe('multipart', () => {
+    const file = (bytes: number, body = videoBytes(bytes)) => new Blob([body], { type: 'video/mp4' });
+    function send(request: unknown, files: { video?: Blob; control?: Blob }) {
+      const data = new FormData();
+      data.set('request', JSON.stringify(request));
+      if (files.video) data.set('video', files.video, 'clip.mp4');
+      if (files.control) data.set('control', files.control, 'control.mp4');
+      return app.request('/v1/edits', { method: 'POST', headers: auth(), body: data });
+    }
+    const { input: _input, ...knobs } = controlvideo;
+
+    it('stores the control file and defaults the control to it', async () => {
+      const objectsBefore = deps.storage.objects.size;
+      const response = await send(knobs, { video: file(2000), control: file(700) });
+      expect(response.status).toBe(202);
+      const job = await response.json();
+      expect(job.options.control).toEqual({ type: 'video' });
+      expect(job.control).toMatchObject({ bytes: 700, contentType: 'video/mp4' });
+      expect(deps.storage.objects.get(uploadKey('alice', job.control.uploadId))?.body).toEqual(videoBytes(700));
+      expect(deps.storage.objects.size).toBe(objectsBefore + 2);
+    });
+
+    it.each<[string, unknown, { video?: Blob; control?: Blob }, number, string, string]>([
+      ['a control file beside canny control', { ...knobs, control: { type: 'canny' } }, { video: file(2000), control: file(700) }, 400, 'validation_failed', 'request.control'],
+      ['a control file on a FateZero edit', prompts, { video: file(2000), control: file(700) }, 400, 'validation_failed', 'request.control'],
+      ['control video asked for without the file', { ...knobs, control: { type: 'video' } }, { video: file(2000) }, 400, 'validation_failed', 'request.control'],
+      ['a control file that is not a video', knobs, { video: file(2000), control: file(500, new Uint8Array(500)) }, 422, 'upload_not_video', 'control'],
+    ])('rejects %s and writes nothing', async (_name, request, files, status, code, path) => {
+      const objectsBefore = deps.storage.objects.size;
+      const problem = await expectProblem(await send(request, files), status, code);
+      expect(problem.errors?.map((e) => e.path)).toContain(path);
+      expect(deps.storage.objects.size - objectsBefore + deps.jobs.writes + deps.queue.sent.length).toBe(0);
+    });
+  });
+});

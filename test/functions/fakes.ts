@@ -182,6 +182,7 @@ export const TEST_CONFIG: AppConfig = {
   corsOrigins: ['https://app.example'],
   allowPrivateWebhooks: false,
   publicBaseUrl: undefined,
+  controlnetConfigured: false,
 };
 
 export interface FakeDeps extends AppDeps {

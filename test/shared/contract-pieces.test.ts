@@ -65,6 +65,14 @@ describe('config', () => {
     expect(() => loadApiConfig({ ...BASE_ENV, ...extra })).toThrow(message);
   });
 
+  it('knows whether a ControlNet is configured, from a local folder or an S3 prefix', () => {
+    expect(loadApiConfig({ ...BASE_ENV, OCD_API_KEYS: 'a:b' }).controlnetConfigured).toBe(false);
+    expect(loadApiConfig({ ...BASE_ENV, OCD_API_KEYS: 'a:b', OCD_CONTROLNET_DIR: 'models/controlnet' }).controlnetConfigured).toBe(true);
+    expect(loadApiConfig({ ...BASE_ENV, OCD_API_KEYS: 'a:b', OCD_CONTROLNET_URI: 's3://models/controlnet/' }).controlnetConfigured).toBe(true);
+    expect(loadWorkerConfig({ ...BASE_ENV, OCD_CONTROLNET_URI: 's3://models/controlnet/' })).toMatchObject({ controlnetUri: 's3://models/controlnet/', controlnetDir: undefined });
+    expect(() => loadWorkerConfig({ ...BASE_ENV, OCD_CONTROLNET_URI: 'models/controlnet' })).toThrow(/OCD_CONTROLNET_URI="models\/controlnet": must look like s3:\/\//);
+  });
+
   it('loads the runner config with its defaults', () => {
     expect(loadWorkerConfig(BASE_ENV)).toMatchObject({ provider: 'cpu', graceSeconds: 100, modelCacheDir: '.cache/models' });
     expect(() => loadWorkerConfig({ ...BASE_ENV, OCD_PROVIDER: 'tpu' })).toThrow(/OCD_PROVIDER="tpu"/);
