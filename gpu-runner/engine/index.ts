@@ -25,6 +25,8 @@ export interface EditVideoFileArgs {
   readonly inputPath: string;
   /** mask video (white = edit), aligned to the input's frames */
   readonly maskPath?: string;
+  /** ControlVideo's control video (depth, pose, ... maps), aligned to the input's frames, when `options.control.type` is 'video' */
+  readonly controlPath?: string;
   /** output folder: output.mp4, preview.mp4, report.json */
   readonly outDir: string;
   readonly options: EditOptions;

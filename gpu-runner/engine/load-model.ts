@@ -46,6 +46,8 @@ export interface LoadEditModelOptions {
    * never exceeds chunk x keys (for 512 px: 4096 tokens a frame). @default - unchunked
    */
   readonly attentionQueryChunk?: number;
+  /** A diffusers ControlNetModel folder to load beside the model, for the ControlVideo editor. @default - none */
+  readonly controlnetDir?: string;
 }
 
 type Feed = Tensor | IntTensor;

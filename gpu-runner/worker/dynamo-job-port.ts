@@ -122,6 +122,7 @@ export function toWorkerJob(record: JobRecord): WorkerJob {
     createdAt: record.createdAt,
     inputKey: record.input.key,
     ...(record.mask ? { maskKey: record.mask.key } : {}),
+    ...(record.control ? { controlKey: record.control.key } : {}),
     options: record.options,
     ...(record.webhookUrl ? { webhookUrl: record.webhookUrl } : {}),
     cancelRequested: record.cancelRequested,

@@ -35,6 +35,8 @@ export interface EditResult {
 export interface EditVideoFileArgs {
   inputPath: string;
   maskPath?: string;
+  /** The ControlVideo editor's control video (`options.control.type === 'video'`). */
+  controlPath?: string;
   outDir: string;
   options: EditOptions;
   model: EditModel;
@@ -47,10 +49,12 @@ export interface EditVideoFileArgs {
 /**
  * The two engine functions the worker calls.
  *
- * Errors the worker relies on: an error whose `code` is one of the input codes (`input_*`, `mask_*`) for bad
- * input, and one with code `'canceled'` when `signal` aborted the run.
+ * Errors the worker relies on: an error whose `code` is one of the input codes (`input_*`, `mask_*`, `control_*`)
+ * for bad input, `controlnet_invalid` from `loadEditModel` for a ControlNet folder it cannot load, and one with
+ * code `'canceled'` when `signal` aborted the run.
  */
 export interface EditEngine {
-  loadEditModel(modelDir: string, options: { provider: EngineProvider; cacheDir: string; threads?: number }): Promise<EditModel>;
+  /** `controlnetDir`: a diffusers ControlNetModel folder loaded beside the model, for the ControlVideo editor. */
+  loadEditModel(modelDir: string, options: { provider: EngineProvider; cacheDir: string; threads?: number; controlnetDir?: string }): Promise<EditModel>;
   editVideoFile(args: EditVideoFileArgs): Promise<EditResult>;
 }

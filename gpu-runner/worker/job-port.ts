@@ -18,9 +18,10 @@ export interface WorkerJob {
   /** Incremented by every claim; the fencing token of the run that owns the job. */
   attempt: number;
   createdAt: string;
-  /** S3 keys of the uploaded input and optional mask. */
+  /** S3 keys of the uploaded input, optional mask and optional control video. */
   inputKey: string;
   maskKey?: string;
+  controlKey?: string;
   options: EditOptions;
   webhookUrl?: string;
   cancelRequested: boolean;

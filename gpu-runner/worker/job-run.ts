@@ -28,8 +28,17 @@ import type { WebhookEventType, WebhookSender } from './webhooks.ts';
 /** Why a run was stopped from outside the engine. */
 export type StopReason = 'canceled' | 'timeout' | 'lost' | 'shutdown';
 
-/** Error codes that mean "this input will never work": the job fails at once, no retry. */
-const PERMANENT_CODES: ReadonlySet<string> = new Set<JobErrorCode>([...INPUT_ERROR_CODES, 'invalid_request']);
+/**
+ * Error codes that mean "this job will never work here": the job fails at once, no retry. A missing or unloadable
+ * ControlNet is the worker's configuration, the same on every worker of a deployment, so a retry would fail alike.
+ */
+const PERMANENT_CODES: ReadonlySet<string> = new Set<JobErrorCode>([...INPUT_ERROR_CODES, 'invalid_request', 'controlnet_missing', 'controlnet_invalid']);
+
+/** Why this worker cannot run the ControlVideo editor; absent when its ControlNet is loaded. */
+export interface ControlNetProblem {
+  code: 'controlnet_missing' | 'controlnet_invalid';
+  message: string;
+}
 
 export interface JobRunDeps {
   queue: JobQueue;
@@ -49,7 +58,13 @@ export interface JobRunDeps {
    * with a stable input code when it is not.
    * @default - none: the engine's own decode is then the first to read the file
    */
-  checkInput?: (path: string, role: 'input' | 'mask') => Promise<void>;
+  checkInput?: (path: string, role: 'input' | 'mask' | 'control') => Promise<void>;
+  /**
+   * Set when the worker has no ControlNet (none configured, or it failed to load): ControlVideo jobs then fail at
+   * once with this code instead of reaching the engine.
+   * @default - a ControlNet is loaded (or the engine decides)
+   */
+  controlnetProblem?: ControlNetProblem;
 }
 
 export interface JobRunSettings {
@@ -164,6 +179,9 @@ export class JobRun {
 
   private async runToSuccess(workDir: string, signal: AbortSignal): Promise<JobOutcome> {
     const { deps, job } = this;
+    if (job.options.editor === 'controlvideo' && deps.controlnetProblem) {
+      throw withCode(new Error(deps.controlnetProblem.message), deps.controlnetProblem.code);
+    }
     this.enterStage('download');
     const inputPath = join(workDir, 'input');
     await deps.artifacts.download(job.inputKey, inputPath, signal);
@@ -176,12 +194,21 @@ export class JobRun {
       });
       await deps.checkInput?.(maskPath, 'mask');
     }
+    let controlPath: string | undefined;
+    if (job.controlKey) {
+      controlPath = join(workDir, 'control');
+      await deps.artifacts.download(job.controlKey, controlPath, signal).catch((error: unknown) => {
+        throw error instanceof MissingObjectError ? withCode(error, 'control_unreadable') : error;
+      });
+      await deps.checkInput?.(controlPath, 'control');
+    }
     this.throwIfStopped();
     const outDir = join(workDir, 'out');
     await mkdir(outDir);
     const result = await deps.engine.editVideoFile({
       inputPath,
       maskPath,
+      controlPath,
       outDir,
       options: job.options,
       model: deps.model,

@@ -21,7 +21,9 @@ import { startHealthServer, type HealthServer } from './health-server.ts';
 import { checkInputVideo } from './input-check.ts';
 import { createSqsJobQueue } from './job-queue.ts';
 import { createLogger, describeError, type Logger } from './logger.ts';
-import { resolveModelDir } from './model-source.ts';
+import { loadWorkerModel } from './model-load.ts';
+import { resolveControlNetDir, resolveModelDir } from './model-source.ts';
+import type { ControlNetProblem } from './job-run.ts';
 import { createScaleInProtection } from './scale-in-protection.ts';
 import { WebhookSender } from './webhooks.ts';
 import { Worker, type WorkerSettings } from './worker.ts';
@@ -112,12 +114,18 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
 
   let engine: EditEngine;
   let model: EditModel;
+  let controlnetProblem: ControlNetProblem | undefined;
   try {
     const modelDir = await resolveModelDir({ modelDir: config.modelDir, modelUri: config.modelUri, cacheDir: config.modelCacheDir, s3, logger });
     const loadStarted = Date.now();
     engine = await options.loadEngine();
-    model = await engine.loadEditModel(modelDir, { provider: config.provider, cacheDir: join(config.modelCacheDir, 'graphs') });
-    logger.info('model loaded', { modelDir, provider: model.facts?.provider ?? config.provider, ms: Date.now() - loadStarted });
+    ({ model, controlnetProblem } = await loadWorkerModel(engine, modelDir, {
+      provider: config.provider,
+      cacheDir: join(config.modelCacheDir, 'graphs'),
+      controlnetDir: () => resolveControlNetDir({ controlnetDir: config.controlnetDir, controlnetUri: config.controlnetUri, cacheDir: config.modelCacheDir, s3, logger }),
+      logger,
+    }));
+    logger.info('model loaded', { modelDir, provider: model.facts?.provider ?? config.provider, controlnet: controlnetProblem?.code ?? 'loaded', ms: Date.now() - loadStarted });
   } catch (error) {
     logger.error('model unavailable: this worker takes no jobs', { error: describeError(error) });
     health?.setPhase('failed', error instanceof Error ? error.message : String(error));
@@ -193,6 +201,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<n
       }),
       emitMetrics: (record) => process.stdout.write(JSON.stringify(record) + '\n'),
       checkInput: checkInputVideo,
+      controlnetProblem,
       onIdle,
     },
     settings,

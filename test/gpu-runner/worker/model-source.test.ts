@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../gpu-runner/worker/logger.ts';
-import { DOWNLOAD_MARKER, ModelUnavailableError, parseS3Uri, resolveModelDir } from '../../../gpu-runner/worker/model-source.ts';
+import { ControlNetUnavailableError, DOWNLOAD_MARKER, ModelUnavailableError, parseS3Uri, resolveControlNetDir, resolveModelDir } from '../../../gpu-runner/worker/model-source.ts';
 import { useEmulators } from '../../support/emulators.ts';
 
 const env = useEmulators();
@@ -104,6 +104,45 @@ describe('resolveModelDir', () => {
 
   it('fails when no model is configured, naming both variables', async () => {
     await expect(resolveModelDir({ cacheDir, s3: env.current.s3, logger: silentLogger })).rejects.toThrow(/OCD_MODEL_DIR.*OCD_MODEL_URI/);
+  });
+});
+
+describe('resolveControlNetDir', () => {
+  const CONTROLNET_FILES = { 'config.json': '{"_class_name":"ControlNetModel"}', 'diffusion_pytorch_model.safetensors': 'c'.repeat(1000) };
+
+  it('is undefined when no ControlNet is configured', async () => {
+    await expect(resolveControlNetDir({ cacheDir, s3: env.current.s3, logger: silentLogger })).resolves.toBeUndefined();
+  });
+
+  it('downloads an S3 ControlNet folder into the cache like the model', async () => {
+    const h = env.current;
+    await uploadModel('controlnets/canny/', CONTROLNET_FILES);
+    const dir = await resolveControlNetDir({ controlnetUri: `s3://${h.resources.bucket}/controlnets/canny/`, cacheDir, s3: h.s3, logger: silentLogger });
+    expect(await readFile(join(dir!, 'config.json'), 'utf8')).toBe(CONTROLNET_FILES['config.json']);
+    expect(JSON.parse(await readFile(join(dir!, DOWNLOAD_MARKER), 'utf8'))).toMatchObject({ files: 2 });
+  });
+
+  it('refuses an S3 prefix without config.json, and a folder of another diffusers class, with ControlNetUnavailableError', async () => {
+    const h = env.current;
+    await uploadModel('controlnets/empty/', { 'weights.bin': 'x' });
+    const attempt = resolveControlNetDir({ controlnetUri: `s3://${h.resources.bucket}/controlnets/empty/`, cacheDir, s3: h.s3, logger: silentLogger });
+    await expect(attempt).rejects.toThrow(ControlNetUnavailableError);
+    await expect(attempt).rejects.toThrow(/no config.json \(1 objects found\)/);
+    await uploadModel('controlnets/unet/', { 'config.json': '{"_class_name":"UNet2DConditionModel"}' });
+    await expect(resolveControlNetDir({ controlnetUri: `s3://${h.resources.bucket}/controlnets/unet/`, cacheDir, s3: h.s3, logger: silentLogger })).rejects.toThrow(/describes a UNet2DConditionModel, not a ControlNetModel/);
+  });
+
+  it('uses OCD_CONTROLNET_DIR as is, once it has a ControlNet config.json', async () => {
+    const local = join(cacheDir, 'local-controlnet');
+    await mkdir(local, { recursive: true });
+    const resolveLocal = () => resolveControlNetDir({ controlnetDir: local, cacheDir, s3: env.current.s3, logger: silentLogger });
+    await expect(resolveLocal()).rejects.toThrow(/OCD_CONTROLNET_DIR=.* has no config.json/);
+    await writeFile(join(local, 'config.json'), 'not json');
+    await expect(resolveLocal()).rejects.toThrow(/config.json is not JSON/);
+    await writeFile(join(local, 'config.json'), CONTROLNET_FILES['config.json']);
+    await expect(resolveLocal()).resolves.toBe(local);
+    const error = await resolveControlNetDir({ controlnetDir: join(cacheDir, 'nowhere'), cacheDir, s3: env.current.s3, logger: silentLogger }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('controlnet_invalid');
   });
 });
 

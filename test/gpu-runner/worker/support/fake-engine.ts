@@ -2,10 +2,11 @@
  * A fast stand-in for the editing engine, for worker tests where the engine is not the point. It decodes the
  * input with the real video layer (so bad inputs fail with the real codes), runs `steps` timed steps that report
  * progress and honour the abort signal between steps like the real engine, and writes a real small MP4, a
- * preview MP4 and a report.
+ * preview MP4 and a report. A control video is decoded with the real control-video layer (its codes too).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeControlVideo } from '../../../../gpu-runner/control/control-video.ts';
 import { decodeVideo } from '../../../../gpu-runner/video/decode.ts';
 import { encodeVideo } from '../../../../gpu-runner/video/encode.ts';
 import type { EditEngine, EditVideoFileArgs } from '../../../../gpu-runner/worker/engine-port.ts';
@@ -35,6 +36,8 @@ export interface FakeReport {
   ranAs: string;
   note?: string;
   mask: { areaFraction: number; box: null; source: string; words: string[] } | null;
+  /** The control the run used: 'video' when a control video was decoded. */
+  control: 'canny' | 'video' | null;
   runToken: string;
 }
 
@@ -68,6 +71,7 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EditEngine {
         square: true,
         minFrames: 2,
       });
+      if (args.controlPath) await decodeControlVideo(args.controlPath, video);
       const steps = options.steps ?? args.options.sampler.steps;
       let stepsDone = 0;
       for (let step = 0; step < steps; step++) {
@@ -93,6 +97,7 @@ export function createFakeEngine(options: FakeEngineOptions = {}): EditEngine {
         stepsDone,
         preset: args.options.preset,
         ...whatRan(args.options, args.maskPath !== undefined),
+        control: args.controlPath ? 'video' : (args.options.control?.type ?? null),
         runToken: `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
       };
       await writeFile(reportPath, JSON.stringify(report));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { resolveEditOptions, type EditRequest } from '../../../../shared/edit-request.ts';
-import type { JobRecord } from '../../../../shared/job.ts';
+import type { JobInput, JobRecord } from '../../../../shared/job.ts';
 import { JobStore } from '../../../../shared/job-store.ts';
 import { encodeQueueMessage } from '../../../../shared/queue-message.ts';
 import { jobOutputKey, uploadKey } from '../../../../shared/s3-keys.ts';
@@ -19,6 +19,7 @@ import { createDynamoJobPort } from '../../../../gpu-runner/worker/dynamo-job-po
 import type { EditEngine } from '../../../../gpu-runner/worker/engine-port.ts';
 import { checkInputVideo } from '../../../../gpu-runner/worker/input-check.ts';
 import type { WorkerJobPort } from '../../../../gpu-runner/worker/job-port.ts';
+import type { ControlNetProblem } from '../../../../gpu-runner/worker/job-run.ts';
 import { createSqsJobQueue } from '../../../../gpu-runner/worker/job-queue.ts';
 import { createLogger, type Logger } from '../../../../gpu-runner/worker/logger.ts';
 import { createScaleInProtection } from '../../../../gpu-runner/worker/scale-in-protection.ts';
@@ -57,6 +58,8 @@ export interface SeedJobOptions {
   webhookUrl?: string;
   /** A mask upload: its bytes, or 'missing' for a record that names an upload that is not there. */
   mask?: Buffer | 'missing';
+  /** A control video upload (ControlVideo editor): its bytes, or 'missing'. */
+  control?: Buffer | 'missing';
   /** Skip the queue message (the test sends its own). */
   noMessage?: boolean;
 }
@@ -69,15 +72,8 @@ export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Prom
   if (options.input) {
     await h.s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: key, Body: options.input, ContentType: 'video/mp4' }));
   }
-  let mask: JobRecord['mask'] = null;
-  if (options.mask) {
-    const maskUploadId = `up_${randomBytes(8).toString('hex')}`;
-    const maskKey = uploadKey(TENANT, maskUploadId);
-    if (options.mask !== 'missing') {
-      await h.s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: maskKey, Body: options.mask, ContentType: 'video/mp4' }));
-    }
-    mask = { uploadId: maskUploadId, key: maskKey, bytes: options.mask === 'missing' ? 0 : options.mask.length, contentType: 'video/mp4' };
-  }
+  const mask = options.mask ? await seedUpload(h, options.mask) : null;
+  const control = options.control ? await seedUpload(h, options.control) : null;
   const request: EditRequest = {
     sourcePrompt: 'a brown bear walking',
     targetPrompt: 'a red tiger walking',
@@ -89,9 +85,10 @@ export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Prom
   const record = queuedJobRecord(id, {
     tenant: TENANT,
     request,
-    options: resolveEditOptions(request, { hasMaskVideo: mask !== null }),
+    options: resolveEditOptions(request, { hasMaskVideo: mask !== null, hasControlVideo: control !== null }),
     input: { uploadId, key, bytes: options.input?.length ?? 0, contentType: 'video/mp4' },
     mask,
+    control,
     webhookUrl: options.webhookUrl ?? null,
   });
   await jobStore(h).create(record);
@@ -99,6 +96,14 @@ export async function seedJob(h: EmulatorHarness, options: SeedJobOptions): Prom
     await h.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: encodeQueueMessage(id) }));
   }
   return id;
+}
+
+/** A secondary upload (mask, control video) as the job record names it; 'missing' names one that is not there. */
+async function seedUpload(h: EmulatorHarness, body: Buffer | 'missing'): Promise<JobInput> {
+  const uploadId = `up_${randomBytes(8).toString('hex')}`;
+  const key = uploadKey(TENANT, uploadId);
+  if (body !== 'missing') await h.s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: key, Body: body, ContentType: 'video/mp4' }));
+  return { uploadId, key, bytes: body === 'missing' ? 0 : body.length, contentType: 'video/mp4' };
 }
 
 export function jobStore(h: EmulatorHarness): JobStore {
@@ -171,6 +176,8 @@ export async function startInProcessWorker(
     /** Wrap the real S3 artifact store or job port, e.g. to hold a stage open while the test acts. */
     wrapArtifacts?: (real: ArtifactStore) => ArtifactStore;
     wrapJobs?: (real: WorkerJobPort) => WorkerJobPort;
+    /** Why this worker has no ControlNet. @default - it has one */
+    controlnetProblem?: ControlNetProblem;
   },
 ): Promise<InProcessWorker> {
   const logs: Record<string, unknown>[] = [];
@@ -195,6 +202,7 @@ export async function startInProcessWorker(
       }),
       emitMetrics: (record) => metrics.push(record),
       checkInput: checkInputVideo,
+      controlnetProblem: options.controlnetProblem,
     },
     { ...WORKER_TEST_SETTINGS, owner, workRoot, ...options.settings },
   );
