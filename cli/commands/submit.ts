@@ -1,7 +1,7 @@
 /**
  * `ocd submit <video> --source "…" --target "…" [--api URL] [--key KEY] [--wait]`: the API client.
- * Uploads through the presigned POST, creates the edit, optionally follows it with a progress bar and
- * downloads the outputs. Works the same against the local stack and a deployed stack.
+ * Uploads through the presigned POST (the video, and the mask and control video when given), creates the edit,
+ * optionally follows it with a progress bar and downloads the outputs. Works the same against the local stack and a deployed stack.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { EditJobSchema } from '../../shared/api.ts';
 import { describeJobRun } from '../../shared/job-run.ts';
 import { ApiClient, ApiError, type JobView } from '../api-client.ts';
+import { CONTROL_FLAG_OPTIONS, CONTROL_FLAGS_HELP, controlFromFlags, type ControlChoice } from '../control-flags.ts';
 import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flags.ts';
 import { ProgressBar } from '../progress.ts';
 
@@ -19,6 +20,8 @@ export const usage = `usage: ocd submit <video> --source "<text>" --target "<tex
 
 ${EDIT_FLAGS_HELP}
   --mask <video>           mask video (white = edit)
+${CONTROL_FLAGS_HELP}
+                           (the ControlNet is the service's: its operator configures it)
   --api URL                API base URL (env OCD_API_URL, default http://127.0.0.1:8787)
   --key KEY                API key (env OCD_API_KEY)
   --webhook URL            https URL to call when the edit finishes
@@ -33,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...EDIT_FLAG_OPTIONS,
+      ...CONTROL_FLAG_OPTIONS,
       mask: { type: 'string' },
       api: { type: 'string' },
       key: { type: 'string' },
@@ -58,15 +62,17 @@ export async function run(argv: string[]): Promise<number> {
     console.error('ocd submit: no API key: pass --key or set OCD_API_KEY (`npm start` prints a local one).');
     return 2;
   }
-  for (const file of [video, values.mask].filter((f): f is string => !!f)) {
+  for (const file of [video, values.mask, values['control-video']].filter((f): f is string => !!f)) {
     if (!existsSync(file)) {
       console.error(`ocd submit: ${file} does not exist.`);
       return 2;
     }
   }
   let knobs: Record<string, unknown>;
+  let control: ControlChoice;
   try {
     knobs = knobsFromFlags(values);
+    control = controlFromFlags(values);
   } catch (e) {
     console.error(`ocd submit: ${(e as Error).message}`);
     return 2;
@@ -76,7 +82,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const input = { uploadId: await client.upload(video) };
     const mask = values.mask ? { uploadId: await client.upload(values.mask) } : undefined;
-    const job = await client.createEdit({ ...knobs, input, ...(mask ? { mask } : {}), ...(values.webhook ? { webhookUrl: values.webhook } : {}) }, values['idempotency-key']);
+    // The JSON body names the control video's upload inside `control`.
+    const controlKnobs = control.controlVideo ? { ...control.knobs, control: { type: 'video', uploadId: await client.upload(control.controlVideo) } } : control.knobs;
+    const body = { ...knobs, ...controlKnobs, input, ...(mask ? { mask } : {}), ...(values.webhook ? { webhookUrl: values.webhook } : {}) };
+    const job = await client.createEdit(body, values['idempotency-key']);
     console.error(`created edit ${job.id} (${job.state})`);
     if (!values.wait) {
       console.log(values.json ? JSON.stringify(job, null, 2) : job.id);

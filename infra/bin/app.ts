@@ -27,6 +27,7 @@ new OcdStack(app, settings.stackName, {
   repoRoot,
   availabilityZones: settings.availabilityZones,
   modelUri: settings.modelUri,
+  controlnetUri: settings.controlnetUri,
   instanceType: settings.instanceType,
   maxWorkers: settings.maxWorkers,
   artifactRetentionDays: settings.artifactRetentionDays,

@@ -50,6 +50,12 @@ export interface EditApiProps {
    */
   readonly apiKeysSecret?: secretsmanager.ISecret;
   /**
+   * The ControlNet folder the runners load (OCD_CONTROLNET_URI); the API only checks that one is set, so that
+   * ControlVideo requests are refused at create time when none is.
+   * @default - none
+   */
+  readonly controlnetUri?: string;
+  /**
    * Days the function's logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -128,6 +134,7 @@ export class EditApi extends Construct {
         OCD_API_KEYS_SECRET_ARN: this.apiKeysSecret.secretArn,
         OCD_MAX_UPLOAD_BYTES: String(maxUploadBytes),
         OCD_JOB_TTL_DAYS: String(props.jobTtlDays ?? 7),
+        ...(props.controlnetUri ? { OCD_CONTROLNET_URI: props.controlnetUri } : {}),
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {

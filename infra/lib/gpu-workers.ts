@@ -42,6 +42,11 @@ export interface GpuWorkersProps {
    */
   readonly deadLetterQueue?: sqs.IQueue;
   readonly model: ModelLocation;
+  /**
+   * The ControlVideo editor's ControlNet folder (OCD_CONTROLNET_URI), downloaded and cached like the model.
+   * @default - none: ControlVideo jobs fail with `controlnet_missing` (the API refuses them first)
+   */
+  readonly controlnet?: ModelLocation;
   /** The folder sent to `docker build` (the repository root: the runner imports shared/). */
   readonly imageDirectory: string;
   /**
@@ -118,6 +123,8 @@ export class GpuWorkers extends Construct {
   readonly stopTimeoutSeconds: number;
   /** The `s3://bucket/prefix/` the runners download the model from (OCD_MODEL_URI). */
   readonly modelUri: string;
+  /** The `s3://bucket/prefix/` of the ControlNet folder (OCD_CONTROLNET_URI), when one is configured. */
+  readonly controlnetUri?: string;
 
   constructor(scope: Construct, id: string, props: GpuWorkersProps) {
     super(scope, id);
@@ -127,6 +134,7 @@ export class GpuWorkers extends Construct {
     this.stopTimeoutSeconds = props.stopTimeoutSeconds ?? 120;
     const healthPort = props.healthPort ?? 8080;
     this.modelUri = `s3://${props.model.bucket.bucketName}/${props.model.prefix}`;
+    this.controlnetUri = props.controlnet && `s3://${props.controlnet.bucket.bucketName}/${props.controlnet.prefix}`;
     validateWorkerProps(this.instanceType, this.maxWorkers, this.graceSeconds, this.stopTimeoutSeconds);
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
@@ -185,6 +193,7 @@ export class GpuWorkers extends Construct {
         OCD_QUEUE_URL: props.queue.queueUrl,
         OCD_REGION: Stack.of(this).region,
         OCD_MODEL_URI: this.modelUri,
+        ...(this.controlnetUri ? { OCD_CONTROLNET_URI: this.controlnetUri } : {}),
         OCD_MODEL_CACHE_DIR: MODEL_CACHE_DIR,
         OCD_PROVIDER: 'cuda',
         OCD_GRACE_SECONDS: String(this.graceSeconds),
@@ -290,6 +299,7 @@ export class GpuWorkers extends Construct {
     const inputs = props.bucket.arnForObjects(`${MEDIA_PREFIXES.uploads}*`);
     const results = props.bucket.arnForObjects(`${MEDIA_PREFIXES.jobs}*`);
     const model = props.model.bucket.arnForObjects(`${props.model.prefix}*`);
+    const controlnet = props.controlnet?.bucket.arnForObjects(`${props.controlnet.prefix}*`);
     const tasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` });
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadInputs', actions: ['s3:GetObject'], resources: [inputs] }));
     // DeleteObject: a job canceled while uploading has its partial outputs removed.
@@ -303,6 +313,17 @@ export class GpuWorkers extends Construct {
         conditions: { StringLike: { 's3:prefix': [`${props.model.prefix}*`] } },
       }),
     );
+    if (props.controlnet && controlnet) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadControlNet', actions: ['s3:GetObject'], resources: [controlnet] }));
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'ListControlNet',
+          actions: ['s3:ListBucket'],
+          resources: [props.controlnet.bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${props.controlnet.prefix}*`] } },
+        }),
+      );
+    }
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'JobsTable', actions: [...WORKER_TABLE_ACTIONS], resources: [props.table.tableArn] }));
     // A create that died between writing its job and sending the message: an idle runner sends it (or cleans up).
     role.addToPrincipalPolicy(
@@ -329,8 +350,8 @@ export class GpuWorkers extends Construct {
     }
     acknowledgeWildcardResources(
       role,
-      [inputs, results, model],
-      'Object keys under one prefix: inputs and results are named by upload and job ids made at run time, and the model folder holds many files.',
+      [inputs, results, model, ...(controlnet ? [controlnet] : [])],
+      'Object keys under one prefix: inputs and results are named by upload and job ids made at run time, and the model and ControlNet folders hold many files.',
     );
     acknowledgeWildcardResources(role, [tasks], 'Task ids are assigned by ECS at run time; the wildcard is limited to tasks of this cluster.');
   }

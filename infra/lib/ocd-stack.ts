@@ -30,6 +30,12 @@ export interface OcdStackProps extends StackProps {
    * @default - `s3://<the stack's bucket>/models/`
    */
   readonly modelUri?: string;
+  /**
+   * `s3://bucket/prefix/` of the diffusers ControlNetModel folder of the ControlVideo editor (e.g. an SD1.5 canny
+   * ControlNet); the runners download it like the model, and the API accepts ControlVideo requests only when set.
+   * @default - none: ControlVideo requests are refused with `controlnet_missing`
+   */
+  readonly controlnetUri?: string;
   /** @default 'g5.xlarge' */
   readonly instanceType?: string;
   /** @default 4 */
@@ -71,6 +77,7 @@ export class OcdStack extends Stack {
       depsLockFilePath: join(props.repoRoot, 'package-lock.json'),
       reservedConcurrentExecutions: props.apiReservedConcurrency,
       jobTtlDays: this.media.artifactRetentionDays,
+      controlnetUri: props.controlnetUri,
     });
 
     const network = new WorkerNetwork(this, 'Network');
@@ -81,6 +88,7 @@ export class OcdStack extends Stack {
       queue: this.jobQueue.queue,
       deadLetterQueue: this.jobQueue.deadLetterQueue,
       model: this.modelLocation(props.modelUri),
+      controlnet: props.controlnetUri === undefined ? undefined : this.externalLocation('ControlNetBucket', props.controlnetUri),
       imageDirectory: props.repoRoot,
       instanceType: props.instanceType,
       maxWorkers: props.maxWorkers,
@@ -102,6 +110,9 @@ export class OcdStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.jobQueue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ApiKeysSecretArn', { value: this.api.apiKeysSecret.secretArn, description: 'Pass to `npx ocd keys create --secret-id`' });
     new CfnOutput(this, 'ModelUri', { value: this.workers.modelUri, description: 'Upload the diffusers folder here' });
+    if (this.workers.controlnetUri) {
+      new CfnOutput(this, 'ControlNetUri', { value: this.workers.controlnetUri, description: "The ControlVideo editor's ControlNet folder" });
+    }
 
   }
 
@@ -112,7 +123,11 @@ export class OcdStack extends Stack {
 
   private modelLocation(modelUri: string | undefined): ModelLocation {
     if (modelUri === undefined) return { bucket: this.media.bucket, prefix: MEDIA_PREFIXES.models };
-    const { bucketName, prefix } = parseS3Uri(modelUri);
-    return { bucket: s3.Bucket.fromBucketName(this, 'ModelBucket', bucketName), prefix };
+    return this.externalLocation('ModelBucket', modelUri);
+  }
+
+  private externalLocation(id: string, uri: string): ModelLocation {
+    const { bucketName, prefix } = parseS3Uri(uri);
+    return { bucket: s3.Bucket.fromBucketName(this, id, bucketName), prefix };
   }
 }

@@ -10,6 +10,7 @@ export const CONTEXT_KEYS = {
   region: 'ocd:region',
   availabilityZones: 'ocd:availabilityZones',
   modelUri: 'ocd:modelUri',
+  controlnetUri: 'ocd:controlnetUri',
   instanceType: 'ocd:instanceType',
   maxWorkers: 'ocd:maxWorkers',
   artifactRetentionDays: 'ocd:artifactRetentionDays',
@@ -30,6 +31,8 @@ export interface OcdSettings {
   readonly availabilityZones?: readonly string[];
   /** @default - the `models/` prefix of the stack's own bucket */
   readonly modelUri?: string;
+  /** @default - none: the ControlVideo editor is refused (`controlnet_missing`) */
+  readonly controlnetUri?: string;
   readonly instanceType: string;
   readonly maxWorkers: number;
   readonly artifactRetentionDays: number;
@@ -77,6 +80,8 @@ export function settingsFromContext(read: ContextReader, defaultAccount?: string
   const availabilityZones = readZones(read(CONTEXT_KEYS.availabilityZones), region);
   const modelUri = text(CONTEXT_KEYS.modelUri);
   if (modelUri !== undefined) parseS3Uri(modelUri, `context ${CONTEXT_KEYS.modelUri}`);
+  const controlnetUri = text(CONTEXT_KEYS.controlnetUri);
+  if (controlnetUri !== undefined) parseS3Uri(controlnetUri, `context ${CONTEXT_KEYS.controlnetUri}`);
   const instanceType = text(CONTEXT_KEYS.instanceType) ?? DEFAULT_SETTINGS.instanceType;
   checkGpuInstanceType(instanceType);
   return {
@@ -84,6 +89,7 @@ export function settingsFromContext(read: ContextReader, defaultAccount?: string
     region,
     availabilityZones,
     modelUri,
+    controlnetUri,
     instanceType,
     maxWorkers: readInteger(read, CONTEXT_KEYS.maxWorkers, DEFAULT_SETTINGS.maxWorkers, 1, 100),
     artifactRetentionDays: readInteger(read, CONTEXT_KEYS.artifactRetentionDays, DEFAULT_SETTINGS.artifactRetentionDays, 1, 3650),

@@ -26,6 +26,7 @@ beforeAll(async () => {
     ...cdkJsonContext(),
     'ocd:account': '123456789012',
     'ocd:modelUri': 's3://team-models/stable-diffusion-v1-5/',
+    'ocd:controlnetUri': 's3://team-models/sd-controlnet-canny/',
     'ocd:instanceType': 'g6.xlarge',
     'ocd:maxWorkers': '2',
     'ocd:artifactRetentionDays': '30',
@@ -61,7 +62,7 @@ describe('cdk-nag AwsSolutions and the bundled CloudFormation validator', () => 
       .filter((id) => id.includes('IAM5[Resource::'));
     expect(wildcardIds).toContain('AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::team-models/stable-diffusion-v1-5/*]');
     for (const id of wildcardIds) {
-      expect(id).toMatch(/\/(uploads|jobs|stable-diffusion-v1-5)\/\*\]$|:task\/<\w+>\/\*\]$|IAM5\[Resource::\*\]$/);
+      expect(id).toMatch(/\/(uploads|jobs|stable-diffusion-v1-5|sd-controlnet-canny)\/\*\]$|:task\/<\w+>\/\*\]$|IAM5\[Resource::\*\]$/);
     }
     // The only Resource::* acknowledgments are the ECS agent's and ECR's, on the instance and execution roles.
     const bare = reports
@@ -94,6 +95,24 @@ describe('the stack with non-default parameters', () => {
     template.hasResourceProperties('AWS::EC2::LaunchTemplate', { LaunchTemplateData: Match.objectLike({ InstanceType: 'g6.xlarge' }) });
     template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '0', MaxSize: '2' });
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 0, MaxCapacity: 2 });
+  });
+
+  it('gives the runners and the API the ControlNet folder, and the runners read access to exactly that prefix', () => {
+    const { template } = synth;
+    const uri = 's3://team-models/sd-controlnet-canny/';
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({ Environment: Match.arrayWith([{ Name: 'OCD_CONTROLNET_URI', Value: uri }]) })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', { Runtime: 'nodejs22.x', Environment: { Variables: Match.objectLike({ OCD_CONTROLNET_URI: uri }) } });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'ReadControlNet', Action: 's3:GetObject', Resource: 'arn:aws:s3:::team-models/sd-controlnet-canny/*' }),
+          Match.objectLike({ Sid: 'ListControlNet', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::team-models', Condition: { StringLike: { 's3:prefix': ['sd-controlnet-canny/*'] } } }),
+        ]),
+      },
+    });
+    template.hasOutput('ControlNetUri', { Value: uri });
   });
 
   it('keeps job artifacts and job records for the configured retention', () => {

@@ -45,6 +45,7 @@ describe('settingsFromContext', () => {
       region: 'us-east-1',
       availabilityZones: ['us-east-1a', 'us-east-1b'],
       modelUri: undefined,
+      controlnetUri: undefined,
       instanceType: 'g5.xlarge',
       maxWorkers: 4,
       artifactRetentionDays: 7,
@@ -63,6 +64,7 @@ describe('settingsFromContext', () => {
         'ocd:artifactRetentionDays': '30',
         'ocd:instanceType': 'g6.2xlarge',
         'ocd:modelUri': 's3://my-models/sd15',
+        'ocd:controlnetUri': 's3://my-models/controlnet-canny/',
       },
       '123456789012',
     );
@@ -74,6 +76,7 @@ describe('settingsFromContext', () => {
       artifactRetentionDays: 30,
       instanceType: 'g6.2xlarge',
       modelUri: 's3://my-models/sd15',
+      controlnetUri: 's3://my-models/controlnet-canny/',
     });
   });
 
@@ -85,6 +88,7 @@ describe('settingsFromContext', () => {
     [{ 'ocd:maxWorkers': 'many' }, /ocd:maxWorkers is "many"/],
     [{ 'ocd:artifactRetentionDays': 1.5 }, /ocd:artifactRetentionDays is 1.5/],
     [{ 'ocd:modelUri': 'https://example.com/model' }, /is not an S3 URI. Expected s3:\/\/<bucket>\/<prefix>\//],
+    [{ 'ocd:controlnetUri': '/models/controlnet' }, /context ocd:controlnetUri '\/models\/controlnet' is not an S3 URI/],
     [{ 'ocd:region': 'Mars' }, /'Mars', which is not an AWS region name/],
     [{ 'ocd:account': '12345' }, /an AWS account id has 12 digits/],
   ])('fails when the context is %j', (context, message) => {

@@ -144,6 +144,12 @@ describe('API function', () => {
     });
   });
 
+  it('has no ControlNet by default, so ControlVideo requests are refused at create time', () => {
+    const [, fn] = Object.entries(resourcesOf('AWS::Lambda::Function')).find(([, f]) => f.Properties.Runtime === 'nodejs22.x')!;
+    expect(Object.keys((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables)).not.toContain('OCD_CONTROLNET_URI');
+    expect(JSON.stringify(resourcesOf('AWS::ECS::TaskDefinition'))).not.toContain('OCD_CONTROLNET_URI');
+  });
+
   it('is bundled locally by esbuild into an ESM file that exports the handler', () => {
     const [, fn] = Object.entries(resourcesOf('AWS::Lambda::Function')).find(([, f]) => f.Properties.Runtime === 'nodejs22.x')!;
     // The code object is named after the asset hash, and the staged bundle sits in asset.<hash>/.
