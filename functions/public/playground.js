@@ -40,6 +40,37 @@ async function offerSamples() {
 }
 offerSamples().catch(() => undefined);
 
+// Each editor has its own presets and defaults (shared/edit-request.ts): switching keeps a value the user typed,
+// and replaces one that is still the other editor's default.
+const EDITOR_DEFAULTS = { fatezero: { frames: '8', guidance: '7.5' }, controlvideo: { frames: '15', guidance: '12.5' } };
+
+function syncEditor() {
+  const editor = $('editor').value;
+  const other = editor === 'controlvideo' ? 'fatezero' : 'controlvideo';
+  const presets = [...$('preset').options];
+  for (const option of presets) option.hidden = option.dataset.editor !== editor;
+  if ($('preset').selectedOptions[0]?.dataset.editor !== editor) $('preset').value = presets.find((o) => o.dataset.editor === editor).value;
+  for (const field of ['frames', 'guidance']) {
+    if ($(field).value === EDITOR_DEFAULTS[other][field]) $(field).value = EDITOR_DEFAULTS[editor][field];
+  }
+  $('control-fields').hidden = editor !== 'controlvideo';
+  syncControl();
+  // A message about the other editor's last request (e.g. "no ControlNet configured") no longer applies.
+  $('error-text').hidden = true;
+  $('error-text').textContent = '';
+}
+
+function syncControl() {
+  const video = $('editor').value === 'controlvideo' && $('control-type').value === 'video';
+  $('canny-fields').hidden = video;
+  $('control-video-field').hidden = !video;
+  $('control-video').required = video;
+}
+
+$('editor').addEventListener('change', syncEditor);
+$('control-type').addEventListener('change', syncControl);
+syncEditor();
+
 async function api(path, init = {}) {
   const res = await fetch(path, {
     ...init,
@@ -73,8 +104,15 @@ function uploadFile(file, onProgress) {
   }));
 }
 
+/** ControlVideo's `control` knob from the form; a control video is named by its upload. */
+function controlKnob(controlId) {
+  if (controlId) return { type: 'video', uploadId: controlId };
+  const num = (id) => ($(id).value === '' ? undefined : Number($(id).value));
+  return { type: 'canny', low: num('canny-low'), high: num('canny-high') };
+}
+
 /** The CreateEdit body: the uploads plus the knobs this form exposes (the rest keep the preset's defaults). */
-function editRequest(inputId, maskId) {
+function editRequest(inputId, maskId, controlId) {
   const num = (id) => ($(id).value === '' ? undefined : Number($(id).value));
   const words = (id) => $(id).value.trim().split(/\s+/).filter(Boolean);
   const [blendSource, blendTarget] = [words('blend-source'), words('blend-target')];
@@ -82,7 +120,9 @@ function editRequest(inputId, maskId) {
   return {
     input: { uploadId: inputId },
     ...(maskId ? { mask: { uploadId: maskId } } : {}),
+    editor: $('editor').value,
     preset: $('preset').value,
+    ...($('editor').value === 'controlvideo' ? { control: controlKnob(controlId) } : {}),
     sourcePrompt: $('source').value.trim(),
     targetPrompt: $('target').value.trim(),
     seed: num('seed'),
@@ -157,6 +197,7 @@ function renderReport(report) {
   const facts = $('report-facts');
   facts.replaceChildren();
   const add = (k, v) => { if (v == null) return; const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.textContent = v; facts.append(dt, dd); };
+  add('Editor', report.options?.editor ?? report.editor);
   add('Preset', report.preset);
   add('Ran as', report.ranAs && report.ranAs !== report.preset ? `${report.ranAs} (not ${report.preset}: see the note)` : report.ranAs);
   add('Frames', report.size ? `${report.frames} at ${report.size.width}×${report.size.height}` : report.frames);
@@ -180,13 +221,32 @@ function maskNote(report) {
   return '';
 }
 
+/**
+ * Name the preview's panels: FateZero's input | mask | output; ControlVideo's input | control | mask (when one was
+ * used) | output.
+ */
+function setPanelLabels(job, report) {
+  const control = job.options?.control;
+  const labels = job.options?.editor === 'controlvideo'
+    ? ['Input', control?.type === 'video' ? 'Control video' : 'Canny edges (control)', ...(report?.mask ? ['Mask (white = edited object)'] : []), 'Output']
+    : ['Input', 'Mask (white = edited object)', 'Output'];
+  $('panel-labels').replaceChildren(...labels.map((text) => Object.assign(document.createElement('span'), { textContent: text })));
+  const names = labels.map((label) => label.replace(/ \(.*\)$/, '').toLowerCase());
+  $('panel-caption').textContent = `${names.slice(0, -1).join(', ').replace(/^./, (c) => c.toUpperCase())} and ${names.at(-1)}, side by side.`;
+}
+
 async function showResult(job) {
   const out = job.outputs ?? {};
+  setPanelLabels(job, undefined);
   $('result-panel').hidden = false;
   $('preview-video').src = out.preview?.url ?? '';
   $('output-video').src = out.video?.url ?? '';
   $('output-link').href = out.video?.url ?? '#';
-  if (out.report?.url) renderReport(await (await fetch(out.report.url)).json());
+  if (out.report?.url) {
+    const report = await (await fetch(out.report.url)).json();
+    renderReport(report);
+    setPanelLabels(job, report);
+  }
 }
 
 $('cancel').addEventListener('click', async () => {
@@ -210,16 +270,27 @@ form.addEventListener('submit', async (event) => {
   $('report-facts').replaceChildren();
   $('report-table').querySelector('tbody').replaceChildren();
   $('mask-note').textContent = '';
+  setPanelLabels({ options: { editor: 'fatezero' } }, undefined);
   $('upload-progress').value = 0;
   $('job-progress').value = 0;
   try {
     const video = $('video').files[0];
     const mask = $('mask').files[0];
+    const control = $('control-video').required ? $('control-video').files[0] : undefined;
     setStatus('Uploading…');
-    const inputId = await uploadFile(video, (f) => { $('upload-progress').value = mask ? f / 2 : f; });
-    const maskId = mask ? await uploadFile(mask, (f) => { $('upload-progress').value = 0.5 + f / 2; }) : undefined;
+    // The upload bar covers every file: each takes an equal share.
+    const files = [video, mask, control].filter(Boolean);
+    let uploadedFiles = 0;
+    const upload = async (file) => {
+      const id = await uploadFile(file, (f) => { $('upload-progress').value = (uploadedFiles + f) / files.length; });
+      uploadedFiles++;
+      return id;
+    };
+    const inputId = await upload(video);
+    const maskId = mask ? await upload(mask) : undefined;
+    const controlId = control ? await upload(control) : undefined;
     $('upload-progress').value = 1;
-    const job = await api('/v1/edits', { method: 'POST', body: JSON.stringify(editRequest(inputId, maskId)) });
+    const job = await api('/v1/edits', { method: 'POST', body: JSON.stringify(editRequest(inputId, maskId, controlId)) });
     currentJobId = job.id;
     $('cancel').hidden = false;
     const done = await poll(job.id);
