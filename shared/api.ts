@@ -39,14 +39,14 @@ export const UploadRefSchema = z.strictObject({ uploadId: id('upload') }).meta({
 
 /** What a control video must be, for the descriptions. */
 const CONTROL_VIDEO_HELP =
-  'A control video has one map per input frame (after frame selection) at the input size: depth, pose, line art, whatever map the configured ControlNet expects. No estimator ships, so make the maps yourself.';
+  'A control video has one map per frame of the input video (all its frames, before frame selection) at its aspect ratio: depth, pose, line art, whatever map the configured ControlNet expects. No estimator ships, so make the maps yourself.';
 
 /** `control` as the JSON create body takes it: the control video variant names its upload. */
 const ApiControlSchema = z
   .discriminatedUnion('type', [
     EditKnobsSchema.shape.control.unwrap().options[0],
     z.strictObject({
-      type: z.literal('video'),
+      type: z.literal('video').describe('A control video you uploaded.'),
       uploadId: id('upload').describe('The control video, uploaded through POST /v1/uploads.'),
     }),
   ])

@@ -79,7 +79,7 @@ export interface paths {
         put?: never;
         /**
          * Create an edit job
-         * @description Send JSON that references uploads (`input.uploadId`, optional `mask.uploadId`) or, for small clips, `multipart/form-data` with the video itself (fields `request` = the same JSON without `input`/`mask`, `video`, optional `mask`). Every knob of the editing method can be set; the preset only supplies defaults. With an `Idempotency-Key` header a retry returns the same job (header `Idempotent-Replayed: true`) and enqueues nothing; the same key with a different body is a 409.
+         * @description Send JSON that references uploads (`input.uploadId`, optional `mask.uploadId` and `control.uploadId`) or, for small clips, `multipart/form-data` with the video itself (fields `request` = the same JSON without `input`/`mask`, `video`, optional `mask` and `control`). Every knob of the editing method can be set; the preset only supplies defaults. Two editors: FateZero (presets `ocd`, `optimized`, `fatezero`) and ControlVideo (`editor: 'controlvideo'`, presets `controlvideo-ocd`, `controlvideo-optimized`, `controlvideo`), which generates the target from noise guided by a ControlNet on per-frame control maps: canny edges of the input (`control: {type: 'canny', low, high}`, the default) or a control video you upload (`control: {type: 'video', uploadId}`; inline: the `control` file). ControlVideo needs a ControlNet configured on the service, else 422 `controlnet_missing`. With an `Idempotency-Key` header a retry returns the same job (header `Idempotent-Replayed: true`) and enqueues nothing; the same key with a different body is a 409.
          */
         post: operations["createEdit"];
         delete?: never;
@@ -146,7 +146,7 @@ export interface components {
             /** @description What went wrong with this request, quoting the value received and how to fix it. */
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "invalid_cursor" | "prompt_not_visible" | "replace_word_count" | "blend_word_not_in_prompt" | "reweight_word_not_in_prompt" | "option_not_implemented" | "unauthorized" | "not_found" | "idempotency_key_reused" | "job_finished" | "payload_too_large" | "unsupported_media_type" | "upload_invalid" | "upload_not_video" | "too_many_active_jobs" | "internal" | "service_unavailable";
+            code: "validation_failed" | "malformed_json" | "invalid_cursor" | "prompt_not_visible" | "replace_word_count" | "blend_word_not_in_prompt" | "reweight_word_not_in_prompt" | "option_not_implemented" | "controlnet_missing" | "unauthorized" | "not_found" | "idempotency_key_reused" | "job_finished" | "payload_too_large" | "unsupported_media_type" | "upload_invalid" | "upload_not_video" | "too_many_active_jobs" | "internal" | "service_unavailable";
             /** @description The request path this problem occurred on. */
             instance?: string;
             /** @description Echoes the `X-Request-Id` response header; quote it in support requests. */
@@ -162,7 +162,7 @@ export interface components {
              * @description The problem code of this field when it has its own (e.g. `blend_word_not_in_prompt`); absent for plain validation.
              * @enum {string}
              */
-            code?: "validation_failed" | "malformed_json" | "invalid_cursor" | "prompt_not_visible" | "replace_word_count" | "blend_word_not_in_prompt" | "reweight_word_not_in_prompt" | "option_not_implemented" | "unauthorized" | "not_found" | "idempotency_key_reused" | "job_finished" | "payload_too_large" | "unsupported_media_type" | "upload_invalid" | "upload_not_video" | "too_many_active_jobs" | "internal" | "service_unavailable";
+            code?: "validation_failed" | "malformed_json" | "invalid_cursor" | "prompt_not_visible" | "replace_word_count" | "blend_word_not_in_prompt" | "reweight_word_not_in_prompt" | "option_not_implemented" | "controlnet_missing" | "unauthorized" | "not_found" | "idempotency_key_reused" | "job_finished" | "payload_too_large" | "unsupported_media_type" | "upload_invalid" | "upload_not_video" | "too_many_active_jobs" | "internal" | "service_unavailable";
         };
         UploadTicket: {
             uploadId: string;
@@ -226,6 +226,12 @@ export interface components {
                 contentType: string;
             };
             mask: {
+                uploadId: string;
+                bytes: number;
+                contentType: string;
+            } | null;
+            /** @description The ControlVideo editor's control video; null with canny control and for FateZero edits. */
+            control: {
                 uploadId: string;
                 bytes: number;
                 contentType: string;
@@ -295,7 +301,7 @@ export interface components {
              * @description Stable machine-readable code.
              * @enum {string}
              */
-            code: "input_empty" | "input_unreadable" | "input_truncated" | "input_too_short" | "input_too_long" | "input_too_large" | "mask_unreadable" | "mask_mismatch" | "control_unreadable" | "control_frame_count" | "control_size" | "invalid_request" | "model_unavailable" | "enqueue_failed" | "canceled" | "timeout" | "internal";
+            code: "input_empty" | "input_unreadable" | "input_truncated" | "input_too_short" | "input_too_long" | "input_too_large" | "mask_unreadable" | "mask_mismatch" | "control_unreadable" | "control_frame_count" | "control_size" | "invalid_request" | "model_unavailable" | "controlnet_missing" | "controlnet_invalid" | "enqueue_failed" | "canceled" | "timeout" | "internal";
             /** @description What went wrong and what to do, for people. */
             message: string;
         } | null;
@@ -438,7 +444,7 @@ export interface components {
                  */
                 groupNorm?: "clip" | "frame";
             };
-            /** @description ControlVideo's per-frame control: canny edges of the input (default) or an uploaded control video. */
+            /** @description ControlVideo's per-frame control (editor 'controlvideo' only): canny edges of the input (the default) or a control video you upload. A control video has one map per frame of the input video (all its frames, before frame selection) at its aspect ratio: depth, pose, line art, whatever map the configured ControlNet expects. No estimator ships, so make the maps yourself. */
             control?: {
                 /** @enum {string} */
                 type: "canny";
@@ -448,10 +454,12 @@ export interface components {
                 high?: number;
             } | {
                 /**
-                 * @description A control video (depth, pose, lineart: the map the ControlNet expects), uploaded with the request.
+                 * @description A control video you uploaded.
                  * @enum {string}
                  */
                 type: "video";
+                /** @description The control video, uploaded through POST /v1/uploads. */
+                uploadId: string;
             };
             /** @description Scale of the ControlNet's residuals (ControlVideo's controlnet_conditioning_scale, 1). */
             conditioningScale?: number;
@@ -467,7 +475,7 @@ export interface components {
             webhookUrl?: string;
         };
         CreateEditForm: {
-            /** @description JSON of the edit request: the CreateEdit body without `input` and `mask`. */
+            /** @description JSON of the edit request: the CreateEdit body without `input` and `mask`, and with `control: {type: 'video'}` (no uploadId) when the `control` file is sent. */
             request: string;
             /**
              * Format: binary
@@ -479,6 +487,11 @@ export interface components {
              * @description Optional mask video.
              */
             mask?: string;
+            /**
+             * Format: binary
+             * @description Optional control video for the ControlVideo editor. A control video has one map per frame of the input video (all its frames, before frame selection) at its aspect ratio: depth, pose, line art, whatever map the configured ControlNet expects. No estimator ships, so make the maps yourself.
+             */
+            control?: string;
         };
     };
     responses: never;
@@ -745,7 +758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `upload_invalid`: An upload cannot be used; `upload_not_video`: An upload is not a video container */
+            /** @description `controlnet_missing`: No ControlNet is configured for the ControlVideo editor; `upload_invalid`: An upload cannot be used; `upload_not_video`: An upload is not a video container */
             422: {
                 headers: {
                     [name: string]: unknown;
