@@ -56,8 +56,17 @@ Try it (creates an edit in one call, then shows its state):
   curl -s ${base}/v1/edits/<id> -H 'Authorization: Bearer ${settings.apiKey}'
 
 Or with the client:  npx ocd submit '${clip.path}' --source '${clip.sourcePrompt}' --target '${clip.targetPrompt}' --api ${base} --key ${settings.apiKey} --wait --out-dir out
+${controlVideoLine()}
 Stop with Ctrl-C.`);
 } catch (error) {
   console.error((error as Error).message);
   await shutdown(1);
+}
+
+/** Whether the ControlVideo editor is on: it needs a ControlNet folder, which only the user can supply. */
+function controlVideoLine(): string {
+  const dir = process.env.OCD_CONTROLNET_DIR;
+  return dir
+    ? `ControlVideo:  on, with the ControlNet in ${dir} (--editor controlvideo; README: ControlVideo)`
+    : 'ControlVideo:  off (no ControlNet): restart with OCD_CONTROLNET_DIR=<diffusers ControlNet folder matching the model> (README: ControlVideo)';
 }
