@@ -5,7 +5,8 @@
  * `optimized`'s.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -48,6 +49,11 @@ export interface PresetBenchConfig {
   readonly checkEstimate?: boolean;
   /** UNet attention query chunk passed to every run. */
   readonly attentionQueryChunk?: number;
+  /**
+   * Extra `ocd` rows after the presets, each the `ocd` request (mask video) with these knobs over it, measured
+   * like the presets (e.g. the ocd preset's previous token merging, to compare against today's).
+   */
+  readonly extraOcd?: readonly { name: string; knobs: Partial<EditRequest> }[];
   readonly log?: (line: string) => void;
 }
 
@@ -70,6 +76,8 @@ export interface PresetBenchResult {
   maskAreaFraction: number | null;
   /** fatezero's estimate from its profile vs a full run, when `checkEstimate` asked for one */
   estimateCheck?: { profileSteps: number; estimated: number; measured: number } | null;
+  /** 1-minute load average when the runs started and when they ended (the machine may be shared) */
+  load?: { start: number; end: number };
 }
 
 /** A mask video for the clip: a white box over the central half of each side (area 25%), black elsewhere. */
@@ -103,6 +111,8 @@ export async function runBenchEdit(config: PresetBenchConfig, name: string, requ
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`benchmark run ${name} printed no result:\n${stdout.slice(-2000)}`);
   const out = JSON.parse(line.slice('RESULT '.length)) as RunOutput;
+  // kept beside the run's frames, so a long run's numbers survive a failure later in the bench
+  writeFileSync(join(dir, 'result.json'), JSON.stringify({ request, out }));
   log(`  ${config.label}: ${name} done in ${endToEnd(out).toFixed(1)} s end to end (${out.report.unetCalls} UNet calls)`);
   return { name, request, out, dir };
 }
@@ -152,6 +162,7 @@ export function readFrames(path: string, count: number): Uint8Array[] {
 
 /** Runs the presets (and the sweep) and measures them. */
 export async function benchPresets(config: PresetBenchConfig): Promise<PresetBenchResult> {
+  const loadStart = loadavg()[0];
   mkdirSync(config.workDir, { recursive: true });
   const clipPath = join(config.clipsDir, config.clip.file);
   const maskPath = makeBoxMask(clipPath, join(config.workDir, `${config.clip.id}-mask.mp4`));
@@ -171,6 +182,9 @@ export async function benchPresets(config: PresetBenchConfig): Promise<PresetBen
     await runOne('optimized', { ...common, preset: 'optimized' }, false),
     await runOne('ocd', { ...common, preset: 'ocd', ocd: { mask: 'video' } }, true),
   ];
+  for (const extra of config.extraOcd ?? []) {
+    runs.push(await runOne(extra.name, { ...common, preset: 'ocd', ...extra.knobs, ocd: { mask: 'video', ...extra.knobs.ocd } }, true));
+  }
   const ocdDir = runs[2].dir;
   const mask = existsSync(join(ocdDir, 'mask.f32')) ? readF32(join(ocdDir, 'mask.f32')) : null;
   const fatezeroFrames = readFrames(join(runs[0].dir, 'output.rgb'), runs[0].out.frames);
@@ -201,7 +215,7 @@ export async function benchPresets(config: PresetBenchConfig): Promise<PresetBen
   const optimizedError = rows[1].backgroundError;
   const within = (r: PresetRow) => optimizedError === null || (r.backgroundError !== null && r.backgroundError <= 1.1 * optimizedError);
   const candidates = [rows[2], ...sweep].filter(within).sort((a, b) => a.endToEndSeconds - b.endToEndSeconds);
-  return { config, rows, sweep, bestSweep: candidates[0] ?? null, maskAreaFraction: rows[2].out.report.mask?.areaFraction ?? null, estimateCheck };
+  return { config, rows, sweep, bestSweep: candidates[0] ?? null, maskAreaFraction: rows[2].out.report.mask?.areaFraction ?? null, estimateCheck, load: { start: loadStart, end: loadavg()[0] } };
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)}`;
@@ -238,7 +252,7 @@ export function formatPresetBench(result: PresetBenchResult): string {
     lines.push('Estimated end to end at the default steps (inversion and edit stages scaled by default steps / profiled steps):');
     const estimate = (r: PresetRow) => {
       const s = r.out.report.stages;
-      const scale = defaults[r.name] / (config.steps as number);
+      const scale = defaults[r.request.preset ?? 'fatezero'] / (config.steps as number);
       return r.endToEndSeconds + ((s.inversion ?? 0) + (s.edit ?? 0)) * (scale - 1);
     };
     const base = estimate(fz);
@@ -250,6 +264,12 @@ export function formatPresetBench(result: PresetBenchResult): string {
     lines.push(`- optimized >= 2.5x faster than fatezero: ~${(base / estimate(opt)).toFixed(2)}x, ${check(base / estimate(opt) >= 2.5)}`);
     lines.push(`- ocd >= 4x faster than fatezero: ~${(base / estimate(ocd)).toFixed(2)}x, ${check(base / estimate(ocd) >= 4)}`);
     return lines.join('\n');
+  }
+  if (result.load) lines.push('', `Load average (1 min) at the start / end of the runs: ${result.load.start.toFixed(1)} / ${result.load.end.toFixed(1)} on ${cpus().length} vCPU.`);
+  for (const extra of rows.slice(3)) {
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    const unet = (r: PresetRow) => (r.out.report.stages.inversion ?? 0) + (r.out.report.stages.edit ?? 0);
+    lines.push('', `ocd vs ${extra.name}: end to end ${ratio(extra.endToEndSeconds, ocd.endToEndSeconds)}, inversion + edit ${ratio(unet(extra), unet(ocd))} faster; peak RSS ${ratio(ocd.out.report.peakRssBytes, extra.out.report.peakRssBytes)} of its.`);
   }
   const check = (ok: boolean) => (ok ? 'met' : '**not met**');
   if (config.fatezeroProfileSteps) {

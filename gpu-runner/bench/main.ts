@@ -10,6 +10,7 @@
  *   npm run bench -- --sd15 --no-tiny --size 512 --fatezero-profile 5 [--attention-chunk 1024] [--check-estimate]
  *       (512 px: fatezero estimated from a 5-step profile, attention in query chunks; --check-estimate also runs
  *       fatezero in full to compare, meant for 256 px)
+ *   --ocd-before   adds a row: ocd with its token merging before clip scope (frame scope, ratio [0.75, 0.5])
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -22,7 +23,7 @@ import { resolveCacheDir } from '../models/bundle/cache-dir.ts';
 import { ensureRandomSD15Bundle } from '../models/bundle/sd15.ts';
 import { ensureTinyBundle } from '../models/bundle/tiny.ts';
 import { benchPresets, type ClipEntry, formatPresetBench, type PresetBenchResult } from './engine-bench.ts';
-import { benchTomeScopes, formatTomeBench } from './tome-bench.ts';
+import { benchTomeScopes, formatTomeBench, OCD_BEFORE_TOME } from './tome-bench.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SECTION = '## Editing presets (issue 3)';
@@ -83,7 +84,7 @@ async function main(): Promise<number> {
       size: { type: 'string' }, 'no-sweep': { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'cache-dir': { type: 'string' },
       'no-tiny': { type: 'boolean' }, tome: { type: 'boolean' }, steps: { type: 'string' },
       'fatezero-profile': { type: 'string' }, 'check-estimate': { type: 'boolean' },
-      'attention-chunk': { type: 'string' },
+      'attention-chunk': { type: 'string' }, 'ocd-before': { type: 'boolean' },
     },
   });
   const cacheDir = resolveCacheDir(values['cache-dir']);
@@ -104,7 +105,9 @@ async function main(): Promise<number> {
   const fatezeroProfileSteps = positive('fatezero-profile', values['fatezero-profile']);
   // at 512 px a frame has 4096 tokens: chunk attention so no score matrix holds more than 1024 query rows
   const attentionQueryChunk = positive('attention-chunk', values['attention-chunk']) ?? (size >= 512 ? 1024 : undefined);
-  const big = { fatezeroProfileSteps, checkEstimate: values['check-estimate'] ?? false, attentionQueryChunk };
+  // --ocd-before: one more row, ocd with the token merging it had before clip scope (issue 11's comparison)
+  const extraOcd = values['ocd-before'] ? [{ name: 'ocd before', knobs: { tome: OCD_BEFORE_TOME } }] : [];
+  const big = { fatezeroProfileSteps, checkEstimate: values['check-estimate'] ?? false, attentionQueryChunk, extraOcd };
   const bpe = CLIP_VOCAB_GZ;
   const workDir = join(cacheDir, 'bench');
   const log = (line: string) => console.error(line);

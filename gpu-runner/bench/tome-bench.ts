@@ -10,10 +10,13 @@ import type { EditRequest } from '../../shared/edit-request.ts';
 import { benchRequest, type BenchRun, endToEnd, makeBoxMask, type PresetBenchConfig, readF32, readFrames, runBenchEdit } from './engine-bench.ts';
 import { backgroundError, psnr, temporalConsistency } from './engine-quality.ts';
 
+/** The `ocd` preset's token merging before clip-scope merging: frame scope, ratio [0.75, 0.5]. */
+export const OCD_BEFORE_TOME: NonNullable<EditRequest['tome']> = { scope: 'frame', ratio: [0.75, 0.5] };
+
 /** The settings compared: name and the `tome` knobs over the `ocd` preset (null: merging off, the reference). */
 export const TOME_VARIANTS: readonly { name: string; tome: EditRequest['tome'] | null }[] = [
   { name: 'ocd, no merging (reference)', tome: null },
-  { name: 'ocd before: frame [0.75, 0.5]', tome: { scope: 'frame', ratio: [0.75, 0.5] } },
+  { name: 'ocd before: frame [0.75, 0.5]', tome: OCD_BEFORE_TOME },
   { name: 'frame [0.5, 0.5]', tome: { scope: 'frame', ratio: [0.5, 0.5] } },
   { name: 'ocd preset (clip [0.5, 0.75], st 2)', tome: {} },
   { name: 'clip kv [0.5, 0.75], st 2', tome: { target: 'kv' } },
