@@ -47,6 +47,8 @@ export interface PresetBenchConfig {
   readonly fatezeroProfileSteps?: number | null;
   /** Also run fatezero in full, to check the estimate against it (at a size where that is affordable). */
   readonly checkEstimate?: boolean;
+  /** Reuse a run whose folder holds the result of the same request (resumes a bench a failure stopped). */
+  readonly reuseRuns?: boolean;
   /** UNet attention query chunk passed to every run. */
   readonly attentionQueryChunk?: number;
   /**
@@ -106,13 +108,21 @@ export async function runBenchEdit(config: PresetBenchConfig, name: string, requ
     request, outDir: dir, threads: config.threads, weightStorage: config.weightStorage,
     attentionQueryChunk: config.attentionQueryChunk,
   };
+  const saved = join(dir, 'result.json');
+  if (config.reuseRuns && existsSync(saved)) {
+    const kept = JSON.parse(readFileSync(saved, 'utf8')) as { request: EditRequest; out: RunOutput };
+    if (JSON.stringify(kept.request) === JSON.stringify(request)) {
+      log(`  ${config.label}: ${name} reused from ${saved}`);
+      return { name, request, out: kept.out, dir };
+    }
+  }
   log(`  ${config.label}: running ${name} ...`);
   const { stdout } = await run(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(spec)], { maxBuffer: 1 << 26, env: process.env });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`benchmark run ${name} printed no result:\n${stdout.slice(-2000)}`);
   const out = JSON.parse(line.slice('RESULT '.length)) as RunOutput;
   // kept beside the run's frames, so a long run's numbers survive a failure later in the bench
-  writeFileSync(join(dir, 'result.json'), JSON.stringify({ request, out }));
+  writeFileSync(saved, JSON.stringify({ request, out }));
   log(`  ${config.label}: ${name} done in ${endToEnd(out).toFixed(1)} s end to end (${out.report.unetCalls} UNet calls)`);
   return { name, request, out, dir };
 }
@@ -174,17 +184,18 @@ export async function benchPresets(config: PresetBenchConfig): Promise<PresetBen
   const profile = config.fatezeroProfileSteps ?? null;
   const fatezeroRequest: EditRequest = { ...common, preset: 'fatezero', ...(profile ? { sampler: { steps: profile }, inversion: { steps: profile } } : {}) };
   // the full run comes first, so the profile (the table's row) runs with the graphs already built, as it would alone
+  // ocd (and its extra rows) run first: on a shared machine they are the rows a failure later should not cost
+  const ocdRun = await runOne('ocd', { ...common, preset: 'ocd', ocd: { mask: 'video' } }, true);
+  const extraRuns: BenchRun[] = [];
+  for (const extra of config.extraOcd ?? []) {
+    extraRuns.push(await runOne(extra.name, { ...common, preset: 'ocd', ...extra.knobs, ocd: { mask: 'video', ...extra.knobs.ocd } }, true));
+  }
+  const optimizedRun = await runOne('optimized', { ...common, preset: 'optimized' }, false);
+  // the full run comes first, so the profile (the table's row) runs with the graphs already built, as it would alone
   const full = profile && config.checkEstimate ? await runOne('fatezero-full', { ...common, preset: 'fatezero' }, false) : null;
   const profiled = await runOne('fatezero', fatezeroRequest, false);
   const estimateCheck = full ? { profileSteps: profile as number, estimated: estimateDefaultSteps(profiled.out, FATEZERO_DEFAULT_STEPS), measured: endToEnd(full.out) } : null;
-  const runs = [
-    profiled,
-    await runOne('optimized', { ...common, preset: 'optimized' }, false),
-    await runOne('ocd', { ...common, preset: 'ocd', ocd: { mask: 'video' } }, true),
-  ];
-  for (const extra of config.extraOcd ?? []) {
-    runs.push(await runOne(extra.name, { ...common, preset: 'ocd', ...extra.knobs, ocd: { mask: 'video', ...extra.knobs.ocd } }, true));
-  }
+  const runs = [profiled, optimizedRun, ocdRun, ...extraRuns];
   const ocdDir = runs[2].dir;
   const mask = existsSync(join(ocdDir, 'mask.f32')) ? readF32(join(ocdDir, 'mask.f32')) : null;
   const fatezeroFrames = readFrames(join(runs[0].dir, 'output.rgb'), runs[0].out.frames);

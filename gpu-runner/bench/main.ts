@@ -10,6 +10,7 @@
  *   npm run bench -- --sd15 --no-tiny --size 512 --fatezero-profile 5 [--attention-chunk 1024] [--check-estimate]
  *       (512 px: fatezero estimated from a 5-step profile, attention in query chunks; --check-estimate also runs
  *       fatezero in full to compare, meant for 256 px)
+ *   --reuse-runs   keeps a run whose saved result has the same request (resumes a bench that a failure stopped)
  *   --ocd-before   adds a row: ocd with its token merging before clip scope (frame scope, ratio [0.75, 0.5])
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -84,7 +85,7 @@ async function main(): Promise<number> {
       size: { type: 'string' }, 'no-sweep': { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'cache-dir': { type: 'string' },
       'no-tiny': { type: 'boolean' }, tome: { type: 'boolean' }, steps: { type: 'string' },
       'fatezero-profile': { type: 'string' }, 'check-estimate': { type: 'boolean' },
-      'attention-chunk': { type: 'string' }, 'ocd-before': { type: 'boolean' },
+      'attention-chunk': { type: 'string' }, 'ocd-before': { type: 'boolean' }, 'reuse-runs': { type: 'boolean' },
     },
   });
   const cacheDir = resolveCacheDir(values['cache-dir']);
@@ -107,7 +108,7 @@ async function main(): Promise<number> {
   const attentionQueryChunk = positive('attention-chunk', values['attention-chunk']) ?? (size >= 512 ? 1024 : undefined);
   // --ocd-before: one more row, ocd with the token merging it had before clip scope (issue 11's comparison)
   const extraOcd = values['ocd-before'] ? [{ name: 'ocd before', knobs: { tome: OCD_BEFORE_TOME } }] : [];
-  const big = { fatezeroProfileSteps, checkEstimate: values['check-estimate'] ?? false, attentionQueryChunk, extraOcd };
+  const big = { fatezeroProfileSteps, checkEstimate: values['check-estimate'] ?? false, attentionQueryChunk, extraOcd, reuseRuns: values['reuse-runs'] ?? false };
   const bpe = CLIP_VOCAB_GZ;
   const workDir = join(cacheDir, 'bench');
   const log = (line: string) => console.error(line);
