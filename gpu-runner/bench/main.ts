@@ -63,11 +63,11 @@ const NOTES = `### Where the time goes, and what would close the gaps
   not grade pictures.`;
 
 /** Reading of the token-merging scope table (kept with it). */
-const TOME_NOTES = `Not measured here: the SD1.5-config bundle (random weights, 8 frames, 256 px). The machine these tables come from
-is shared, so timings of minutes-long SD1.5 runs would be noise; the comparison is scripted (\`--tome\`) for a quiet
-machine. On the tiny bundle attention is a small share of a UNet call, and on a loaded shared machine the same setting
-can take 3x longer from one run to the next, so the time and speed-up columns here rank nothing; the merge counts and
-the quality columns (deterministic for a given seed) are what this table establishes.`;
+const TOME_NOTES = `The SD1.5-config comparison (random weights, 8 frames, 256 px: \`ocd\` with clip-scope merging against "ocd before",
+the frame-scope [0.75, 0.5] it replaced) is a row of the SD1.5 preset table (\`npm run bench -- --sd15 --ocd-before\`,
+section "Editing presets"). On the tiny bundle attention is a small share of a UNet call, and on a loaded shared machine
+the same setting can take 3x longer from one run to the next, so the time and speed-up columns here rank nothing; the
+merge counts and the quality columns (deterministic for a given seed) are what this table establishes.`;
 
 /** Replaces (or appends) our section of BENCHMARKS.md, leaving the other sections as they are. */
 export function replaceSection(markdown: string, body: string, section = SECTION): string {
