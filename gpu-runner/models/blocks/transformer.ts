@@ -20,6 +20,12 @@ export interface TransformerPlacement {
    * F·N queries and keys. Overrides `crossFrame`. @default false
    */
   readonly fullCrossFrame?: boolean;
+  /**
+   * With `fullCrossFrame`: keys/values come from the first `keyFrames` frames of each group only, and every frame's
+   * queries attend to them (ControlVideo's hierarchical sampler, whose in-between frames attend to their two key
+   * frames). @default - all frames (queries and keys span the group)
+   */
+  readonly keyFrames?: number;
   readonly hooks: AttentionHooks;
   /** Path used where no hook wants probabilities. */
   readonly attention: AttentionPath;
@@ -175,6 +181,10 @@ function fullCrossFrameSelfAttention(ctx: BlockContext, name: string, h: ValueRe
   const { g } = ctx;
   const { channels, heads } = options;
   const F = place.frames;
+  if (place.keyFrames !== undefined && place.keyFrames < F) {
+    if (tome) throw new Error(`${name}: token merging does not support key-frame attention (the hierarchical sampler's in-between frames).`);
+    return keyFrameAttention(ctx, name, h, channels, site.queryTokens, F, place.keyFrames, heads, pathFor(g, place, { ...site, keyTokens: place.keyFrames * site.queryTokens }));
+  }
   if (!tome) return fullCrossFrameAttention(ctx, name, h, channels, site.queryTokens, F, heads, pathFor(g, place, { ...site, keyTokens: F * site.queryTokens }));
   if (tome.scope === 'clip') return mergedSelfAttention(ctx, name, h, tome, options, place, site);
   if (tome.target === 'kv') throw new Error(`${name}: keys/values-only merging at frame scope does not support fully cross-frame attention; use tome.scope 'clip'.`);
@@ -193,6 +203,18 @@ function fullCrossFrameAttention(ctx: BlockContext, name: string, h: ValueRef, c
   const sequence = g.reshape(h, [-1, frames * tokens, channels]); // [G, F·N', C]
   const attended = attentionModule(ctx, name, sequence, sequence, channels, frames * tokens, frames * tokens, { heads, path: path.path }); // [G, F·N', C]
   return g.reshape(attended, [-1, tokens, channels]); // [G·F, N', C]
+}
+
+/**
+ * Every frame's queries attend to the tokens of the group's first `keyFrames` frames: h [G·F, N, C] with keys/values
+ * [G, keyFrames·N, C] shared by the group's F frames. -> [G·F, N, C]
+ */
+function keyFrameAttention(ctx: BlockContext, name: string, h: ValueRef, channels: number, tokens: number, frames: number, keyFrames: number, heads: number, path: { path: AttentionPath; onProbabilities?: (p: ValueRef) => ValueRef }): ValueRef {
+  if (path.onProbabilities) throw new Error(`${name}: attention probability hooks do not support key-frame attention.`);
+  const { g } = ctx;
+  const grouped = g.reshape(h, [-1, frames, tokens, channels]); // [G, F, N, C]
+  const keys = g.reshape(g.slice(grouped, [0], [keyFrames], [1]), [-1, keyFrames * tokens, channels]); // [G, keyFrames·N, C]
+  return attentionModule(ctx, name, h, keys, channels, tokens, keyFrames * tokens, { heads, path: path.path, frames }); // [G·F, N, C]
 }
 
 /** Picks the explicit path (with the probability hook bound) where a hook asks for probabilities. */

@@ -4,7 +4,7 @@ import { type BlockContext, child } from '../blocks/context.ts';
 import { conv2d } from '../blocks/layers.ts';
 import type { UNetBlockEnv } from '../unet/blocks.ts';
 import { convIn, downPath, midBlock, timeEmbedding, type UNetDownPathConfig } from '../unet/down-path.ts';
-import { NO_HOOKS } from '../unet/hooks.ts';
+import { type AttentionHooks, NO_HOOKS } from '../unet/hooks.ts';
 import type { WeightSource } from '../weights.ts';
 import { conditioningScaleFactor, controlNetDownPathConfig, type ControlNetConfig } from './config.ts';
 
@@ -21,6 +21,16 @@ export interface ControlNetGraphOptions {
   readonly frames?: number;
   /** Every self-attention attends over all F frames of its group (ControlVideo). @default false */
   readonly fullCrossFrame?: boolean;
+  /** With `fullCrossFrame`: keys/values from the first `keyFrames` frames of each group only. @default - all frames */
+  readonly keyFrames?: number;
+  /** GroupNorm statistics of the ResNet blocks: per frame, or pooled over each group's frames (an inflated 3-D ControlNet). @default 'frame' */
+  readonly groupNorm?: 'clip' | 'frame';
+  /** Token merging (and other attention hooks), as in the UNet. @default NO_HOOKS */
+  readonly hooks?: AttentionHooks;
+  /** Self-attention of blocks at least this wide counts as spanning frames (where clip-scope merging applies). @default Infinity */
+  readonly crossFrameMinChannels?: number;
+  /** Query rows per attention chunk where no hook needs whole maps (bounded memory). @default - unchunked */
+  readonly attentionQueryChunk?: number;
   /** Attention kernel. @default 'fused' */
   readonly attention?: AttentionPath;
   /** @default 'keep' */
@@ -71,7 +81,7 @@ export function buildControlNetGraph(config: ControlNetConfig, weights: WeightSo
   const frames = options.frames ?? 1;
   if (!Number.isInteger(frames) || frames < 1) throw new Error(`ControlNet option frames = ${frames}: must be a positive integer.`);
   const contextTokens = options.contextTokens ?? 77;
-  const g = new GraphBuilder({ name: 'controlnet', initializers: options.initializers, weightStorage: options.weightStorage });
+  const g = new GraphBuilder({ name: 'controlnet', initializers: options.initializers, weightStorage: options.weightStorage, attentionQueryChunk: options.attentionQueryChunk });
   const ctx: BlockContext = { g, weights };
 
   const sample = g.input('sample', 'float32', ['batch', config.in_channels, height, width]);
@@ -88,8 +98,9 @@ export function buildControlNetGraph(config: ControlNetConfig, weights: WeightSo
   // 3. down, 4. mid: the UNet's own blocks
   const env: UNetBlockEnv & { readonly config: UNetDownPathConfig } = {
     ctx, config: unetConfig, temb, tembChannels, context, contextTokens,
-    frames, crossFrameMinChannels: Infinity, fullCrossFrame: options.fullCrossFrame ?? false,
-    hooks: NO_HOOKS, attention: options.attention ?? 'fused',
+    frames, crossFrameMinChannels: options.crossFrameMinChannels ?? Infinity, fullCrossFrame: options.fullCrossFrame ?? false,
+    keyFrames: options.keyFrames, normFrames: options.groupNorm === 'clip' ? frames : 1,
+    hooks: options.hooks ?? NO_HOOKS, attention: options.attention ?? 'fused',
   };
   const down = downPath(env, h0, [height, width], origin);
   const mid = midBlock(env, down.hidden, down.size, origin); // [B, C_last, h', w']

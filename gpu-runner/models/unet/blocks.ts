@@ -34,6 +34,8 @@ export interface UNetBlockEnv {
   readonly crossFrameMinChannels: number;
   /** Every self-attention sees all frames of its group (ControlVideo). @default false */
   readonly fullCrossFrame?: boolean;
+  /** With `fullCrossFrame`: keys/values from the first `keyFrames` frames of each group only. @default - all frames */
+  readonly keyFrames?: number;
   /** Frames whose statistics the ResNet GroupNorms pool: `frames` for FateZero's clip norm, 1 per frame. */
   readonly normFrames?: number;
   readonly hooks: AttentionHooks;
@@ -93,6 +95,7 @@ function transformer(env: UNetBlockEnv, prefix: string, x: ValueRef, channels: n
     frames: env.frames,
     crossFrame: env.frames > 1 && channels >= env.crossFrameMinChannels,
     fullCrossFrame: env.fullCrossFrame ?? false,
+    keyFrames: env.keyFrames,
     hooks: env.hooks,
     attention: env.attention,
   };

@@ -27,6 +27,11 @@ export interface UNetGraphOptions {
    */
   readonly fullCrossFrame?: boolean;
   /**
+   * With `fullCrossFrame`: keys/values come from the first `keyFrames` frames of each group only, which every frame
+   * attends to (ControlVideo's hierarchical sampler: a run of frames attending to its two key frames). @default - all
+   */
+  readonly keyFrames?: number;
+  /**
    * GroupNorm statistics of the ResNet blocks and `conv_norm_out`: 'clip' pools each group's `frames` frames
    * (FateZero's and ControlVideo's inflated UNets normalise the 5-D clip tensor); 'frame' normalises every
    * batch item alone (diffusers' 2-D UNet). The transformers' own GroupNorm is per frame either way.
@@ -90,6 +95,7 @@ export function buildUNetGraph(config: UNetConfig, weights: WeightSource, option
     ctx, config, temb, tembChannels, context, contextTokens, frames,
     crossFrameMinChannels: options.crossFrameMinChannels ?? boc[Math.min(1, blocks - 1)],
     fullCrossFrame: options.fullCrossFrame ?? false,
+    keyFrames: options.keyFrames,
     normFrames: options.groupNorm === 'clip' ? frames : 1,
     hooks: options.hooks ?? NO_HOOKS,
     attention: options.attention ?? 'fused',

@@ -73,6 +73,22 @@ describe('fully cross-frame attention in the UNet', () => {
   });
 });
 
+describe('key-frame attention (the hierarchical sampler\'s in-between runs)', () => {
+  it('leaves the two key frames as a fully cross-frame pass of those two alone, and lets the others read them', async () => {
+    const keyed = buildUNetGraph(config, weights, { height: H, width: H, frames: 4, fullCrossFrame: true, keyFrames: 2 });
+    const pair = buildUNetGraph(config, weights, { height: H, width: H, frames: 2, fullCrossFrame: true });
+    const a = (await runModel(keyed, feeds([frame(1), frame(2), frame(3), frame(4)]))).out_sample.data as Float32Array;
+    const b = (await runModel(pair, feeds([frame(1), frame(2)]))).out_sample.data as Float32Array;
+    expect(maxAbsDiff(a.subarray(0, 2 * frameSize), b)).toBeLessThanOrEqual(1e-5);
+    // an in-between frame's output changes with the key frames it attends to
+    const c = (await runModel(keyed, feeds([frame(5), frame(2), frame(3), frame(4)]))).out_sample.data as Float32Array;
+    expect(maxAbsDiff(frameOf(a, 2), frameOf(c, 2))).toBeGreaterThan(1e-4);
+    // but not with another in-between frame (keys and values come from the key frames only)
+    const d = (await runModel(keyed, feeds([frame(1), frame(2), frame(3), frame(6)]))).out_sample.data as Float32Array;
+    expect(maxAbsDiff(frameOf(a, 2), frameOf(d, 2))).toBeLessThanOrEqual(1e-5);
+  });
+});
+
 describe('fully cross-frame attention in the ControlNet', () => {
   it('on identical frames equals the plain ControlNet', async () => {
     const controlConfig = readControlNetConfig(join(CONTROLNET_DIR, 'config.json'));
