@@ -309,15 +309,24 @@ const COMMON_DEFAULTS: PresetDefaults = {
 };
 
 /**
+ * ControlVideo's negative prompt (its inference.py; the typo "difits" is upstream's and part of what the text
+ * encoder sees). The default `negativePrompt` of the controlvideo presets.
+ */
+export const CONTROLVIDEO_NEGATIVE_PROMPT = 'longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer difits, cropped, worst quality, low quality, deformed body, bloated, ugly, unrealistic';
+
+/**
  * ControlVideo's inference defaults (its inference.py): DDIM 50 steps, guidance 12.5, 15 consecutive frames, canny
- * 100/200, conditioning scale 1. Its positive suffix and negative prompt are added by the engine
- * (gpu-runner/engine/controlvideo/defaults.ts). No inversion: `inversion` and `fusion` do not apply.
+ * 100/200, conditioning scale 1, its negative prompt. Its positive suffix is appended by the engine
+ * (gpu-runner/engine/controlvideo/defaults.ts). No inversion: `inversion` follows the sampler and `fusion` does not
+ * apply; token merging is never paired (there is no inversion plan to pair with).
  */
 const CONTROLVIDEO_COMMON: PresetDefaults = {
   ...COMMON_DEFAULTS,
+  negativePrompt: CONTROLVIDEO_NEGATIVE_PROMPT,
   frames: { ...COMMON_DEFAULTS.frames, count: 15, selection: 'first' },
   sampler: { kind: 'ddim', steps: 50, guidance: 12.5 },
   inversion: { steps: 50 },
+  tome: { ...COMMON_DEFAULTS.tome, paired: false },
   control: { type: 'canny', low: 100, high: 200 },
 };
 
@@ -352,14 +361,14 @@ export const PRESET_DEFAULTS: Readonly<Record<Preset, Readonly<PresetDefaults>>>
     ...CONTROLVIDEO_COMMON,
     sampler: { kind: 'dpmsolver++', steps: 20, guidance: 12.5 },
     inversion: { steps: 20 },
-    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.75], scope: 'clip', st: 2 },
+    tome: { ...CONTROLVIDEO_COMMON.tome, enabled: true, ratio: [0.75], scope: 'clip', st: 2 },
   },
   // Optimized plus object-centric token merging and object-centric sampling.
   'controlvideo-ocd': {
     ...CONTROLVIDEO_COMMON,
     sampler: { kind: 'dpmsolver++', steps: 20, guidance: 12.5 },
     inversion: { steps: 20 },
-    tome: { ...COMMON_DEFAULTS.tome, enabled: true, ratio: [0.75], scope: 'clip', st: 2, objectCentric: true },
+    tome: { ...CONTROLVIDEO_COMMON.tome, enabled: true, ratio: [0.75], scope: 'clip', st: 2, objectCentric: true },
     ocd: { ...COMMON_DEFAULTS.ocd, sampling: true, mask: 'auto' },
   },
 });
@@ -460,7 +469,7 @@ export function checkEditOptions(options: EditOptions, context: EditContext = {}
       message: `is ${options.inversion.steps} but sampler.steps is ${options.sampler.steps}; editing step c uses the maps inversion recorded at the same timestep, so set both to the same value (or leave inversion.steps out)`,
     });
   }
-  problems.push(...checkTomeRatios(options.tome), ...controlProblems(options, context));
+  problems.push(...checkTomeRatios(options.tome), ...controlProblems(options, context), ...controlVideoProblems(options));
   if (options.ocd.mask === 'video' && context.hasMaskVideo === false) {
     problems.push({ path: ['ocd', 'mask'], message: "is 'video' but no mask video was given; upload one as `mask` or choose 'auto' or 'none'" });
   }
@@ -496,6 +505,33 @@ function controlProblems(options: EditOptions, context: EditContext): EditOption
   }
   if (control?.type === 'video' && context.hasControlVideo === false) {
     problems.push({ path: ['control'], message: "is {type: 'video'} but no control video was given; upload one with the request or use {type: 'canny'}" });
+  }
+  return problems;
+}
+
+/**
+ * Knobs that mean nothing to ControlVideo, which generates from noise: no inversion, so no attention fusion, no
+ * paired merge plans and no inversion background. Refused when set to anything but the preset's value, so that a
+ * request never carries a knob that silently does nothing.
+ */
+function controlVideoProblems(options: EditOptions): EditOptionsProblem[] {
+  if (options.editor !== 'controlvideo') return [];
+  const problems: EditOptionsProblem[] = [];
+  const base = PRESET_DEFAULTS[options.preset];
+  const fusion = options.fusion;
+  for (const key of Object.keys(base.fusion) as (keyof EditOptions['fusion'])[]) {
+    if (JSON.stringify(fusion[key]) !== JSON.stringify(base.fusion[key])) {
+      problems.push({ path: ['fusion', key], message: "is attention fusion, which needs an inversion; the 'controlvideo' editor generates from noise and has none. Leave fusion out", code: 'option_not_implemented' });
+    }
+  }
+  if (options.tome.enabled && options.tome.paired) {
+    problems.push({ path: ['tome', 'paired'], message: "is true, but pairing reuses an inversion's merge plans and the 'controlvideo' editor has no inversion; set it to false or leave it out", code: 'option_not_implemented' });
+  }
+  if (options.tome.enabled && options.tome.scope === 'frame' && options.tome.target === 'kv') {
+    problems.push({ path: ['tome', 'target'], message: "is 'kv' with frame scope, which fully cross-frame attention cannot use; use scope 'clip' or target 'all'", code: 'option_not_implemented' });
+  }
+  if (options.ocd.sampling && options.ocd.background === 'inversion') {
+    problems.push({ path: ['ocd', 'background'], message: "is 'inversion', but the 'controlvideo' editor has no inversion; its background branch is the coarse sampler ('coarse')", code: 'option_not_implemented' });
   }
   return problems;
 }

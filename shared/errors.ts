@@ -26,7 +26,7 @@ export const JOB_ERROR_CODES = [
   ...INPUT_ERROR_CODES,
   'invalid_request',
   'model_unavailable',
-  // the ControlVideo editor was asked for, but the runner has no ControlNet folder configured / cannot load it
+  // the ControlVideo editor: no ControlNet configured, or the configured folder is not a usable ControlNetModel
   'controlnet_missing',
   'controlnet_invalid',
   'enqueue_failed',

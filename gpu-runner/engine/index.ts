@@ -8,7 +8,12 @@ import { basename, join } from 'node:path';
 import type { EditOptions } from '../../shared/edit-request.ts';
 import { decodeMask, decodeVideo, encodeVideo, outputSpan, writePreview } from '../video/index.ts';
 import { defaultMemoryBudget } from './attention-store.ts';
-import { throwIfCanceled } from './errors.ts';
+import { cannyControlFrames } from '../control/control-image.ts';
+import { decodeControlVideo } from '../control/control-video.ts';
+import type { DecodedVideo } from '../video/decode.ts';
+import { CONTROLVIDEO_DEFAULTS } from './controlvideo/defaults.ts';
+import { runControlVideo } from './controlvideo/run.ts';
+import { EngineError, throwIfCanceled } from './errors.ts';
 import type { EditModel } from './model.ts';
 import { type EditProgress, runEdit, type RunEditResult } from './pipeline.ts';
 import type { EditReport } from './report.ts';
@@ -16,6 +21,7 @@ import type { EditReport } from './report.ts';
 export { loadEditModel, type LoadEditModelOptions } from './load-model.ts';
 export { runEdit, type EditProgress, type FrameSet, type RunEditArgs, type RunEditResult } from './pipeline.ts';
 export { EngineError } from './errors.ts';
+export { runControlVideo, type RunControlVideoArgs } from './controlvideo/run.ts';
 export type { EditModel } from './model.ts';
 export type { EditReport, StageTimes } from './report.ts';
 export { formatTimingTable } from './report.ts';
@@ -25,7 +31,10 @@ export interface EditVideoFileArgs {
   readonly inputPath: string;
   /** mask video (white = edit), aligned to the input's frames */
   readonly maskPath?: string;
-  /** ControlVideo's control video (depth, pose, ... maps), aligned to the input's frames, when `options.control.type` is 'video' */
+  /**
+   * ControlVideo: a control video (depth, pose, line-art maps: what the loaded ControlNet expects), one map per input
+   * frame, for `options.control = {type: 'video'}`. With `{type: 'canny'}` the maps are computed from the frames.
+   */
   readonly controlPath?: string;
   /** output folder: output.mp4, preview.mp4, report.json */
   readonly outDir: string;
@@ -45,7 +54,7 @@ export interface EditVideoFileResult {
   readonly reportPath: string;
   readonly report: EditReport;
   /** present with `keepData` */
-  readonly data?: { input: Uint8Array[]; output: Uint8Array[]; width: number; height: number; latents: RunEditResult['latents']; latentMask?: Float32Array };
+  readonly data?: { input: Uint8Array[]; output: Uint8Array[]; width: number; height: number; latents: RunEditResult['latents']; latentMask?: Float32Array; control?: Uint8Array[] };
 }
 
 const seconds = (start: number) => (performance.now() - start) / 1000;
@@ -60,15 +69,38 @@ function maskPanels(mask: Float32Array, frames: number, h: number, w: number, H:
 }
 
 /**
- * Edits a video file: decode (frame selection, resize and crop to the working size), edit, then write the H.264
- * output with the input's audio, the input | mask | output preview and report.json.
- * @throws VideoInputError with a stable code for unusable inputs/masks; EngineError('canceled') on cancellation.
+ * ControlVideo's control maps for the decoded clip: canny edges of its frames, or the control video decoded to the
+ * same frames and size.
+ * @throws EngineError('invalid_request') when a control video is asked for but not given; VideoInputError
+ *   `control_unreadable` / `control_frame_count` / `control_size` for an unusable control video.
+ */
+async function controlMaps(args: EditVideoFileArgs, video: DecodedVideo): Promise<Uint8Array[]> {
+  const control = args.options.control;
+  if (control?.type === 'video') {
+    if (!args.controlPath) throw new EngineError('invalid_request', "control is {type: 'video'} but no control video was given; pass one, or use {type: 'canny'}.");
+    const decoded = await decodeControlVideo(args.controlPath, video, { signal: args.signal });
+    return decoded.frames;
+  }
+  const thresholds = control?.type === 'canny' ? control : CONTROLVIDEO_DEFAULTS.canny;
+  return cannyControlFrames(video.frames, video.width, video.height, { low: thresholds.low, high: thresholds.high });
+}
+
+/**
+ * Edits a video file: decode (frame selection, resize and crop to the working size), edit with the options' editor
+ * (FateZero, or ControlVideo on canny maps of the frames or on `controlPath`), then write the H.264 output with the
+ * input's audio, the preview (input | mask | output; ControlVideo: input | control | mask if any | output) and
+ * report.json.
+ * @throws VideoInputError with a stable code for unusable inputs/masks/control videos; EngineError('canceled') on
+ *   cancellation, EngineError('controlnet_missing') for a ControlVideo edit on a model loaded without a ControlNet.
  * @example
  * const model = await loadEditModel(modelDir, { provider: 'cpu', cacheDir });
  * const { outputPath } = await editVideoFile({ inputPath: 'clip.mp4', outDir: 'out', options, model });
  */
 export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoFileResult> {
   const { options, model } = args;
+  if (options.editor === 'controlvideo' && !model.controlnet) {
+    throw new EngineError('controlnet_missing', "The 'controlvideo' editor needs a ControlNet, and none was loaded with the model; configure a ControlNet folder (OCD_CONTROLNET_DIR, or --controlnet <dir> on the CLI).");
+  }
   mkdirSync(args.outDir, { recursive: true });
   let start = performance.now();
   args.onProgress?.({ stage: 'decode', step: 0, steps: 1 });
@@ -90,7 +122,16 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
     mask.masks.forEach((m, f) => maskData!.set(m, f * m.length));
   }
   const spillDir = join(args.outDir, '.attention');
-  const result = await runEdit({
+  const control = options.editor === 'controlvideo' ? await controlMaps(args, video) : undefined;
+  const result = control ? await runControlVideo({
+    input: { frames: video.frames, width: video.width, height: video.height },
+    control: { frames: control, width: video.width, height: video.height },
+    mask: maskData,
+    options,
+    model,
+    onProgress: args.onProgress,
+    signal: args.signal,
+  }) : await runEdit({
     input: { frames: video.frames, width: video.width, height: video.height },
     mask: maskData,
     options,
@@ -111,12 +152,12 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
   await encodeVideo(result.frames, { width: video.width, height: video.height, fps: video.fpsRational, outPath: outputPath, audioFrom, signal: args.signal });
   const [, , h, w] = result.latents.dims;
   const panels = mask ? mask.masks : result.latentMask ? maskPanels(result.latentMask, result.frames.length, h, w, video.height, video.width) : null;
-  await writePreview({ input: video.frames, output: result.frames, masks: panels, width: video.width, height: video.height, fps: video.fpsRational, outPath: previewPath, audioFrom, signal: args.signal });
+  await writePreview({ input: video.frames, output: result.frames, masks: panels, control, width: video.width, height: video.height, fps: video.fpsRational, outPath: previewPath, audioFrom, signal: args.signal });
   const report: EditReport = { ...result.report, stages: { decode: decodeSeconds, ...result.report.stages, encode: seconds(start) } };
   const reportPath = join(args.outDir, 'report.json');
   writeFileSync(reportPath, `${JSON.stringify({ ...report, input: { file: basename(args.inputPath), fps: video.fps, sourceFrameIndices: video.sourceFrameIndices, geometry: video.geometry } }, null, 2)}\n`);
   const data = args.keepData
-    ? { input: video.frames, output: result.frames, width: video.width, height: video.height, latents: result.latents, latentMask: result.latentMask }
+    ? { input: video.frames, output: result.frames, width: video.width, height: video.height, latents: result.latents, latentMask: result.latentMask, control }
     : undefined;
   return { outputPath, previewPath, reportPath, report, data };
 }

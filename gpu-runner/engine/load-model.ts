@@ -17,7 +17,10 @@ import { ResidentSessions, type ResidentGraph } from '../runtime/resident-sessio
 import { createSession, runSession, type ModelSession } from '../runtime/session.ts';
 import { float32Tensor, int64Tensor, tensorToFloat32, tensorToInt64, type TensorMap } from '../runtime/tensors.ts';
 import { EngineError } from './errors.ts';
-import type { EditModel, IntTensor, ModelFacts, Tensor, UNetRunner, UNetVariant } from './model.ts';
+import type { ControlNetPart, EditModel, IntTensor, ModelFacts, Tensor, UNetRunner, UNetVariant } from './model.ts';
+import { loadControlNetFolder, type ControlNetFolder } from '../models/bundle/controlnet-folder.ts';
+import { buildControlNetGraph, controlNetOutputNames, unetResidualInputName } from '../models/controlnet/controlnet.ts';
+import { conditioningScaleFactor } from '../models/controlnet/config.ts';
 import { openPromptTokenizer } from './tokenizer.ts';
 
 /** Bump when the engine's hooks change the graphs they build (part of the graph cache key). */
@@ -46,7 +49,10 @@ export interface LoadEditModelOptions {
    * never exceeds chunk x keys (for 512 px: 4096 tokens a frame). @default - unchunked
    */
   readonly attentionQueryChunk?: number;
-  /** A diffusers ControlNetModel folder to load beside the model, for the ControlVideo editor. @default - none */
+  /**
+   * A diffusers ControlNetModel folder to load beside the model (the ControlVideo editor needs one); its graphs are
+   * built per variant like the UNet's. @default - none (a ControlVideo edit then fails with `controlnet_missing`)
+   */
   readonly controlnetDir?: string;
 }
 
@@ -126,6 +132,13 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
     provider: describeChoice(choice),
     schedulerConfig: folder.scheduler.config,
   };
+  let controlnet: ReturnType<typeof openControlNet> | undefined;
+  try {
+    controlnet = opts.controlnetDir === undefined ? undefined : openControlNet(opts.controlnetDir, unetConfig.cross_attention_dim, opts, sessionOptions);
+  } catch (error) {
+    folder.dispose();
+    throw error;
+  }
   const tokenizer = openPromptTokenizer(folder.tokenizer.vocabPath, folder.tokenizer.mergesPath);
   const text = await open((await componentGraph(folder, 'text_encoder', opts.cacheDir, { weightStorage: opts.weightStorage, compute: opts.compute })).path);
   const unets = new Map<string, Promise<UNetRunner>>();
@@ -141,7 +154,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
       variant: JSON.stringify({
         key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32',
-        crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame',
+        crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame', ...controlVideoKey(variant),
         ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}),
       }),
     };
@@ -150,6 +163,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
         attentionQueryChunk: opts.attentionQueryChunk, crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
+        fullCrossFrame: variant.fullCrossFrame, keyFrames: variant.keyFrames, controlResiduals: variant.controlResiduals,
       });
       saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'unet');
       writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
@@ -196,7 +210,7 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
     },
     unet(variant) {
       // the in-process cache keys on everything that shapes the graph, as the on-disk one does
-      const id = JSON.stringify([variant.key, variant.frames, variant.height, variant.width, variant.crossFrameMinChannels ?? null, variant.groupNorm ?? 'frame']);
+      const id = JSON.stringify([variant.key, variant.frames, variant.height, variant.width, variant.crossFrameMinChannels ?? null, variant.groupNorm ?? 'frame', controlVideoKey(variant)]);
       let pending = unets.get(id);
       if (!pending) {
         pending = buildVariant(variant);
@@ -204,9 +218,88 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       }
       return pending;
     },
+    controlnet: controlnet?.part,
     async dispose() {
+      await controlnet?.dispose();
       await unetSessions.releaseAll();
       await Promise.all(sessions.map((s) => s.dispose()));
+      folder.dispose();
+    },
+  };
+}
+
+/** The ControlVideo fields of a variant, only where set, so FateZero variants keep their cache keys. */
+function controlVideoKey(variant: Omit<UNetVariant, 'controlResiduals'> & { controlResiduals?: boolean }): Record<string, unknown> {
+  return {
+    ...(variant.fullCrossFrame ? { fullCrossFrame: true } : {}),
+    ...(variant.keyFrames !== undefined ? { keyFrames: variant.keyFrames } : {}),
+    ...(variant.controlResiduals ? { controlResiduals: true } : {}),
+  };
+}
+
+/**
+ * Opens the ControlNet folder and prepares its graphs (built per variant on first use, one session resident).
+ * @throws EngineError('controlnet_invalid') when the folder is not a usable ControlNetModel for this model.
+ */
+function openControlNet(dir: string, contextChannels: number, opts: LoadEditModelOptions, sessionOptions: ConstructorParameters<typeof ResidentSessions>[1]): { part: ControlNetPart; dispose(): Promise<void> } {
+  let folder: ControlNetFolder;
+  try {
+    folder = loadControlNetFolder(dir);
+  } catch (error) {
+    throw new EngineError('controlnet_invalid', `The ControlNet folder cannot be used: ${(error as Error).message}`, { cause: error });
+  }
+  if (folder.config.cross_attention_dim !== contextChannels) {
+    folder.dispose();
+    throw new EngineError('controlnet_invalid', `The ControlNet in ${dir} has cross_attention_dim ${folder.config.cross_attention_dim} but the model's text encoder gives ${contextChannels}; pick a ControlNet trained for this base model.`);
+  }
+  const sessions = new ResidentSessions(1, sessionOptions);
+  const graphs = new Map<string, Promise<UNetRunner>>();
+  const weights = weightsFingerprint([folder.weightsPath]);
+  const build = async (variant: Omit<UNetVariant, 'controlResiduals'>): Promise<UNetRunner> => {
+    const key = {
+      component: 'controlnet',
+      weights,
+      builderVersion: `${builderVersion()}-engine${ENGINE_GRAPH_VERSION}`,
+      variant: JSON.stringify({
+        key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32',
+        crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame', ...controlVideoKey(variant),
+        ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}),
+      }),
+    };
+    const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
+      const model = buildControlNetGraph(folder.config, folder.weights, {
+        frames: variant.frames, height: variant.height, width: variant.width, hooks: variant.hooks?.(), weightStorage: opts.weightStorage,
+        attentionQueryChunk: opts.attentionQueryChunk, crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
+        fullCrossFrame: variant.fullCrossFrame, keyFrames: variant.keyFrames, origin: join(folder.dir, 'config.json'),
+      });
+      saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'controlnet');
+      writeFileSync(join(tmp, 'meta.json'), JSON.stringify(variant.describe?.() ?? null));
+    });
+    const metaPath = join(dirname(graph.path), 'meta.json');
+    const meta = existsSync(metaPath) ? JSON.parse(readFileSync(metaPath, 'utf8')) as unknown : null;
+    return runnerFor(sessions.graph(graph.path), meta);
+  };
+  const part: ControlNetPart = {
+    facts: {
+      conditioningScaleFactor: conditioningScaleFactor(folder.config),
+      outputNames: controlNetOutputNames(folder.config),
+      unetInputName: unetResidualInputName,
+      identity: weights,
+    },
+    graph(variant) {
+      const id = JSON.stringify([variant.key, variant.frames, variant.height, variant.width, variant.crossFrameMinChannels ?? null, variant.groupNorm ?? 'frame', controlVideoKey(variant)]);
+      let pending = graphs.get(id);
+      if (!pending) {
+        pending = build(variant);
+        graphs.set(id, pending);
+      }
+      return pending;
+    },
+  };
+  return {
+    part,
+    async dispose() {
+      await sessions.releaseAll();
       folder.dispose();
     },
   };

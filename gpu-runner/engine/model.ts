@@ -43,6 +43,30 @@ export interface UNetVariant {
   readonly hooks?: () => AttentionHooks;
   /** JSON-able description of what the hooks did (e.g. the controlled sites), saved with the cached graph. */
   readonly describe?: () => unknown;
+  /** ControlVideo: every self-attention spans the `frames` frames of its group. @default false */
+  readonly fullCrossFrame?: boolean;
+  /** With `fullCrossFrame`: keys/values from the first `keyFrames` frames of a group only (hierarchical sampler). */
+  readonly keyFrames?: number;
+  /** Take a ControlNet's residuals as inputs (UNet only). @default false */
+  readonly controlResiduals?: boolean;
+}
+
+/** What the engine knows about a loaded ControlNet. */
+export interface ControlNetFacts {
+  /** control image pixels per latent pixel (8 for SD1.5 ControlNets) */
+  readonly conditioningScaleFactor: number;
+  /** graph output names in diffusers' order (down_block_res_samples.{i}, mid_block_res_sample) */
+  readonly outputNames: readonly string[];
+  /** the UNet input each output feeds */
+  readonly unetInputName: (output: string) => string;
+  /** content hash of the ControlNet weights, for the report */
+  readonly identity: string;
+}
+
+/** A ControlNet loaded beside the model: its graphs per variant (the UNetVariant fields but `controlResiduals`). */
+export interface ControlNetPart {
+  readonly facts: ControlNetFacts;
+  graph(variant: Omit<UNetVariant, 'controlResiduals'>): Promise<UNetRunner>;
 }
 
 /** One UNet graph ready to run. Feeds/outputs by name; `sample`, `timestep`, `encoder_hidden_states` -> `out_sample`. */
@@ -89,5 +113,7 @@ export interface EditModel {
   decodeLatents(latents: Tensor): Promise<Tensor>;
   /** The UNet graph for a variant, built and cached on first use. */
   unet(variant: UNetVariant): Promise<UNetRunner>;
+  /** The ControlNet loaded with the model (`loadEditModel(..., { controlnetDir })`); absent without one. */
+  readonly controlnet?: ControlNetPart;
   dispose(): Promise<void>;
 }

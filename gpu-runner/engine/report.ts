@@ -40,7 +40,8 @@ export interface EditReport {
   model: { identity: string; provider?: string };
   frames: number;
   size: { width: number; height: number; latentWidth: number; latentHeight: number };
-  controller: 'refine' | 'replace';
+  /** FateZero's cross-attention controller; null for ControlVideo, which fuses nothing */
+  controller: 'refine' | 'replace' | null;
   promptTruncated: boolean;
   stages: StageTimes;
   unetCalls: number;

@@ -17,6 +17,11 @@ export interface PreviewOptions extends VideoToolOptions {
   readonly output: readonly Uint8Array[];
   /** One [height, width] map in [0, 1] per frame; null shows a black panel (no mask was used). */
   readonly masks: readonly Float32Array[] | null;
+  /**
+   * Working-size RGB24 control maps (ControlVideo): shown after the input, and then the mask panel only when there
+   * are masks (input | control | mask | output, or input | control | output). @default - no control panel
+   */
+  readonly control?: readonly Uint8Array[];
   readonly width: number;
   readonly height: number;
   readonly fps: number | Rational;
@@ -94,14 +99,16 @@ export function composeSideBySide(panels: readonly (readonly Uint8Array[])[], wi
  * @example await writePreview({ input, output, masks, width: 512, height: 512, fps: 8, outPath: 'preview.mp4' });
  */
 export async function writePreview(options: PreviewOptions): Promise<EncodedVideo> {
-  const { input, output, masks, width, height, maskStyle = 'grey' } = options;
+  const { input, output, masks, width, height, maskStyle = 'grey', control } = options;
   const maskPanels = renderMaskPanels(masks, input, width, height, maskStyle);
   // Each panel says what it is; an all-black or all-white mask says why (no mask, empty, whole frame).
-  const wide = composeSideBySide([
+  const panels = [
     drawLabel(input, width, height, 'INPUT'),
-    drawLabel(maskPanels, width, height, maskCaption(masks)),
+    ...(control ? [drawLabel(control, width, height, 'CONTROL')] : []),
+    ...(!control || masks ? [drawLabel(maskPanels, width, height, maskCaption(masks))] : []),
     drawLabel(output, width, height, 'OUTPUT'),
-  ], width, height);
+  ];
+  const wide = composeSideBySide(panels, width, height);
   return encodeVideo(wide, {
     ffmpegPath: options.ffmpegPath,
     timeoutMs: options.timeoutMs,
@@ -109,7 +116,7 @@ export async function writePreview(options: PreviewOptions): Promise<EncodedVide
     fps: options.fps,
     outPath: options.outPath,
     audioFrom: options.audioFrom,
-    width: width * 3,
+    width: width * panels.length,
     height,
     crf: options.crf ?? 23,
     preset: options.preset ?? 'veryfast',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkEditOptions,
+  CONTROLVIDEO_NEGATIVE_PROMPT,
   EditRequestSchema,
   PRESET_DEFAULTS,
   resolveEditDefaults,
@@ -83,6 +84,21 @@ describe('resolveEditOptions', () => {
     expect(paths({ ...cv, control: { type: 'video' } }, { hasControlVideo: false })).toContain('control');
     expect(paths({ ...prompts, control: { type: 'canny' } })).toContain('control');
     expect(paths(prompts)).toEqual([]);
+  });
+
+  it('runs the controlvideo presets (no longer refused) and refuses, by path, the knobs ControlVideo has no use for', () => {
+    const cv = { ...prompts, editor: 'controlvideo' as const };
+    const paths = (request: EditRequest) => checkEditOptions(resolveEditDefaults(request)).map((p) => p.path.join('.'));
+    for (const preset of ['controlvideo', 'controlvideo-optimized', 'controlvideo-ocd'] as const) expect(paths({ ...prompts, preset })).toEqual([]);
+    expect(resolveEditDefaults({ ...prompts, preset: 'controlvideo' }).negativePrompt).toBe(CONTROLVIDEO_NEGATIVE_PROMPT);
+    expect(resolveEditDefaults({ ...prompts, preset: 'controlvideo-optimized' }).tome).toMatchObject({ enabled: true, paired: false, scope: 'clip' });
+    expect(paths({ ...cv, fusion: { crossReplaceSteps: 0.5 } })).toEqual(['fusion.crossReplaceSteps']);
+    expect(paths({ ...cv, fusion: { crossReplaceSteps: 0.8 } })).toEqual([]); // the preset's own value means nothing either way
+    expect(paths({ ...cv, tome: { paired: true } })).toEqual(['tome.paired']);
+    expect(paths({ ...cv, tome: { scope: 'frame', target: 'kv' } })).toEqual(['tome.target']);
+    expect(paths({ ...cv, ocd: { background: 'inversion' } })).toEqual(['ocd.background']);
+    // the same knobs stay valid for FateZero
+    expect(paths({ ...prompts, fusion: { crossReplaceSteps: 0.5 }, ocd: { background: 'inversion' } })).toEqual([]);
   });
 
   it('never lets a resolved option alias the frozen defaults', () => {

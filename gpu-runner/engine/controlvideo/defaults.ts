@@ -1,3 +1,5 @@
+import { CONTROLVIDEO_NEGATIVE_PROMPT } from '../../../shared/edit-request.ts';
+
 /**
  * ControlVideo's inference defaults (YBYBZhang/ControlVideo, inference.py): DDIM with 50 steps, guidance 12.5,
  * 15 frames at 512x512, seed 42, its positive suffix appended to the prompt and its negative prompt (spelling
@@ -13,8 +15,13 @@ export const CONTROLVIDEO_DEFAULTS = Object.freeze({
   seed: 42,
   conditioningScale: 1,
   canny: Object.freeze({ low: 100, high: 200 }),
+  /**
+   * Longest clip sampled in one pass of fully cross-frame attention (ControlVideo's own 15-frame runs fit); longer
+   * clips use the hierarchical sampler with `longVideoWindow` [ours: upstream asks for it with a flag].
+   */
+  onePassMaxFrames: 16,
   positiveSuffix: ' ,best quality, extremely detailed, HD, ultra-realistic, 8K, HQ, masterpiece, trending on artstation, art, smooth',
-  negativePrompt: 'longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer difits, cropped, worst quality, low quality, deformed body, bloated, ugly, unrealistic',
+  negativePrompt: CONTROLVIDEO_NEGATIVE_PROMPT,
 });
 
 /** ControlVideo's hierarchical-sampler window for a clip of `frames` frames (its inference.py: int(sqrt(n))). */

@@ -55,34 +55,70 @@ function floatOutput(outputs: Record<string, Tensor | IntTensor>, name: string):
   return value;
 }
 
+/** One guided call: the ControlNet (when given) and the UNet on the [uncond, cond] batch at one timestep. */
+export interface ControlledCall {
+  readonly unet: GraphRunner;
+  readonly controlnet?: ControlDenoiseArgs['controlnet'];
+  /** [2F, 77, D] */
+  readonly context: Tensor;
+  /** control maps of the batch, already doubled: [2F, 3, H, W] */
+  readonly conditioning?: Tensor;
+  /** latents [F, C, h, w] */
+  readonly latents: Tensor;
+  readonly timestep: number;
+  readonly guidance: number;
+  readonly conditioningScale: number;
+  /** extra feeds of each graph (token-merge destinations, saliency) */
+  readonly unetFeeds?: Readonly<Record<string, Tensor | IntTensor>>;
+  readonly controlnetFeeds?: Readonly<Record<string, Tensor | IntTensor>>;
+}
+
+/**
+ * The guided noise prediction of one step [F, C, h, w], and every UNet output (recorded maps, when the graph has any).
+ * @throws EngineError `internal` when a graph misses an output.
+ */
+export async function controlledNoise(call: ControlledCall): Promise<{ eps: Float32Array; outputs: Record<string, Tensor | IntTensor> }> {
+  const [F, C, h, w] = call.latents.dims;
+  const feeds: Record<string, Tensor | IntTensor> = {
+    sample: { data: doubled(call.latents.data), dims: [2 * F, C, h, w] },
+    timestep: { int64: [call.timestep], dims: [] },
+    encoder_hidden_states: call.context,
+  };
+  if (call.controlnet && call.conditioning) {
+    const residuals = await call.controlnet.runner.run({
+      ...feeds, ...call.controlnetFeeds, controlnet_cond: call.conditioning, conditioning_scale: { data: Float32Array.of(call.conditioningScale), dims: [] },
+    });
+    for (const name of call.controlnet.outputNames) feeds[call.controlnet.inputNames(name)] = floatOutput(residuals, name);
+  }
+  const outputs = await call.unet.run({ ...feeds, ...call.unetFeeds });
+  return { eps: classifierFreeGuidance(floatOutput(outputs, 'out_sample').data, call.guidance), outputs };
+}
+
+/** [x] -> [x, x] along the batch, as a tensor: the control maps of the [uncond, cond] halves. */
+export function doubledTensor(t: Tensor): Tensor {
+  return { data: doubled(t.data), dims: [2 * t.dims[0], ...t.dims.slice(1)] };
+}
+
 /**
  * Runs the loop over every timestep of `sampler`.
  * @throws EngineError `internal` when a graph misses an output; Error for inconsistent shapes.
  */
 export async function denoiseWithControl(args: ControlDenoiseArgs): Promise<ControlDenoiseResult> {
-  const [F, C, h, w] = args.latents.dims;
+  const [F] = args.latents.dims;
   if (args.context.dims[0] !== 2 * F) throw new Error(`context has batch ${args.context.dims[0]}; the [uncond, cond] batch of ${F} frames needs ${2 * F}.`);
   if (args.controlnet && (!args.control || args.control.dims[0] !== F)) {
     throw new Error(`a ControlNet needs control maps for each of the ${F} frames; got ${args.control ? args.control.dims[0] : 'none'}.`);
   }
   const guidance = args.guidance ?? CONTROLVIDEO_DEFAULTS.guidance;
-  const conditioning = args.control ? { data: doubled(args.control.data), dims: [2 * F, ...args.control.dims.slice(1)] } : undefined;
+  const conditioning = args.control ? doubledTensor(args.control) : undefined;
   let z = args.latents.data;
   const latentsPerStep: Float32Array[] = [];
   for (let k = 0; k < args.sampler.timesteps.length; k++) {
-    const feeds: Record<string, Tensor | IntTensor> = {
-      sample: { data: doubled(z), dims: [2 * F, C, h, w] },
-      timestep: { int64: [args.sampler.timesteps[k]], dims: [] },
-      encoder_hidden_states: args.context,
-    };
-    if (args.controlnet && conditioning) {
-      const residuals = await args.controlnet.runner.run({
-        ...feeds, controlnet_cond: conditioning, conditioning_scale: { data: Float32Array.of(args.conditioningScale ?? 1), dims: [] },
-      });
-      for (const name of args.controlnet.outputNames) feeds[args.controlnet.inputNames(name)] = floatOutput(residuals, name);
-    }
-    const noise = floatOutput(await args.unet.run(feeds), 'out_sample');
-    z = args.sampler.step(classifierFreeGuidance(noise.data, guidance), k, z);
+    const { eps } = await controlledNoise({
+      unet: args.unet, controlnet: args.controlnet, context: args.context, conditioning, latents: { data: z, dims: args.latents.dims },
+      timestep: args.sampler.timesteps[k], guidance, conditioningScale: args.conditioningScale ?? 1,
+    });
+    z = args.sampler.step(eps, k, z);
     latentsPerStep.push(z);
   }
   return { latents: z, latentsPerStep };
