@@ -16,6 +16,9 @@ export const EDIT_FLAG_OPTIONS = {
   steps: { type: 'string' },
   guidance: { type: 'string' },
   seed: { type: 'string' },
+  editor: { type: 'string' },
+  control: { type: 'string' },
+  'conditioning-scale': { type: 'string' },
   set: { type: 'string', multiple: true },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -26,6 +29,10 @@ export const EDIT_FLAGS_HELP = `  --source "<text>"        what the clip shows (
   --frames N               frames to edit (8)         --size PX   working size, multiple of 64
   --steps N                denoising steps            --guidance G   classifier-free guidance (7.5)
   --seed N                 random seed (0)
+  --editor fatezero|controlvideo    the editor (implied by the preset; controlvideo presets: controlvideo,
+                           controlvideo-optimized, controlvideo-ocd)
+  --control canny|video    ControlVideo's control: canny edges of the clip (default) or a control video
+  --conditioning-scale S   ControlVideo: scale of the ControlNet's residuals (1)
   --set key=value          any knob, e.g. --set ocd.gamma=0.6 --set tome.ratio=[0.75,0.5] (repeatable)`;
 
 type FlagValues = { [K in keyof typeof EDIT_FLAG_OPTIONS]?: K extends 'set' ? string[] : string };
@@ -46,6 +53,12 @@ export function knobsFromFlags(values: FlagValues): Record<string, unknown> {
   };
   const knobs: Record<string, unknown> = { sourcePrompt: values.source, targetPrompt: values.target };
   if (values.preset) knobs.preset = values.preset;
+  if (values.editor) knobs.editor = values.editor;
+  if (values.control !== undefined) {
+    if (values.control !== 'canny' && values.control !== 'video') throw new Error(`--control must be canny or video, got '${values.control}'.`);
+    knobs.control = { type: values.control };
+  }
+  if (values['conditioning-scale'] !== undefined) knobs.conditioningScale = num('conditioning-scale', false);
   if (values.seed !== undefined) knobs.seed = num('seed', true);
   if (values.frames !== undefined) knobs.frames = { count: num('frames', true) };
   if (values.size !== undefined) knobs.size = num('size', true);

@@ -16,16 +16,20 @@ import { EDIT_FLAG_OPTIONS, EDIT_FLAGS_HELP, knobsFromFlags } from '../edit-flag
 
 export { parseBlendWords } from '../edit-flags.ts';
 
-export const summary = 'edit a video locally: ocd edit <video> --source "..." --target "..." [--preset ocd|optimized|fatezero]';
+export const summary = 'edit a video locally: ocd edit <video> --source "..." --target "..." [--preset ocd|optimized|fatezero|controlvideo-ocd|...]';
 
 export const usage = `usage: ocd edit <video> --source "<what the clip shows>" --target "<what it should show>" [options]
 
 options:
 ${EDIT_FLAGS_HELP}
   --mask <video>                    mask video (white = edit); sets ocd.mask to 'video'
+  --control-video <video>           ControlVideo: the control maps (depth, pose, line-art: what the ControlNet
+                                    expects), one per frame of the clip; sets --control video
+  --controlnet <dir>                ControlVideo: a diffusers ControlNetModel folder (default: OCD_CONTROLNET_DIR)
   --model <dir>                     diffusers SD1.x folder (default: OCD_MODEL_DIR, else the embedded toy model)
   --out <file>                      output video (default: <video name>.edited.mp4 here); the side-by-side preview
-                                    (input | mask | output) and report.json go to <out name>.files/ beside it
+                                    (input | mask | output; ControlVideo: input | control | mask | output) and
+                                    report.json go to <out name>.files/ beside it
   --provider cpu|cuda|webgpu|auto   onnxruntime device (cpu); auto takes the first that works
   --threads N                       threads per op
   --cache-dir <dir>                 graph/model cache (.cache/ under the repository)`;
@@ -48,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         ...EDIT_FLAG_OPTIONS,
-        mask: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
+        mask: { type: 'string' }, 'control-video': { type: 'string' }, controlnet: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
         'cache-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -76,7 +80,13 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const request = requestFromArgs(values);
     if (values.mask && !existsSync(values.mask)) throw new Error(`--mask ${values.mask} does not exist.`);
-    options = resolveOptions(request, { hasMaskVideo: !!values.mask });
+    const controlVideo = values['control-video'];
+    if (controlVideo && !existsSync(controlVideo)) throw new Error(`--control-video ${controlVideo} does not exist.`);
+    options = resolveOptions(request, { hasMaskVideo: !!values.mask, hasControlVideo: !!controlVideo });
+    if (options.editor === 'controlvideo' && !(values.controlnet ?? process.env.OCD_CONTROLNET_DIR)) {
+      throw new Error("the 'controlvideo' editor needs a ControlNet: pass --controlnet <dir> (a diffusers ControlNetModel folder, e.g. sd-controlnet-canny) or set OCD_CONTROLNET_DIR.");
+    }
+    if (options.editor !== 'controlvideo' && controlVideo) throw new Error("--control-video applies to the 'controlvideo' editor only; add --editor controlvideo.");
     provider = parseProviderSetting(values.provider ?? 'cpu');
     threads = values.threads === undefined ? undefined : Number(values.threads);
     if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) throw new Error(`--threads must be a whole number above 0, got '${values.threads}'.`);
@@ -94,20 +104,26 @@ export async function run(argv: string[]): Promise<number> {
   try {
     bar.update({ stage: 'loading model', fraction: 0 });
     const modelDir = resolve(defaultModelDir(values.model ?? process.env.OCD_MODEL_DIR));
-    const model = await loadEditModel(modelDir, { provider, cacheDir, threads });
+    const controlnetDir = options.editor === 'controlvideo' ? resolve((values.controlnet ?? process.env.OCD_CONTROLNET_DIR) as string) : undefined;
+    const model = await loadEditModel(modelDir, { provider, cacheDir, threads, controlnetDir });
     const N = options.sampler.steps;
+    // FateZero inverts then edits (2N steps); ControlVideo only samples (its hierarchical passes report their own total)
+    const total = options.editor === 'controlvideo' ? N : 2 * N;
     try {
       const result = await editVideoFile({
         inputPath: input,
         maskPath: values.mask ? resolve(values.mask) : undefined,
+        controlPath: values['control-video'] ? resolve(values['control-video']) : undefined,
         outDir,
         options,
         model,
         signal: abort.signal,
         onProgress: (p) => {
           // inversion and editing are N steps each; decode/encode are short
-          const done = p.stage === 'inversion' ? p.step : p.stage === 'edit' ? N + p.step : p.stage === 'encode' ? 2 * N : 0;
-          bar.update({ stage: p.stage, step: p.step, steps: p.steps, fraction: done / (2 * N) });
+          const fraction = p.stage === 'inversion' ? p.step / total
+            : p.stage === 'edit' ? (total - N + (N * p.step) / p.steps) / total
+              : p.stage === 'encode' ? 1 : 0;
+          bar.update({ stage: p.stage, step: p.step, steps: p.steps, fraction });
         },
       });
       const { renameSync, copyFileSync } = await import('node:fs');

@@ -155,14 +155,14 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
       variant: JSON.stringify({
         key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32',
         crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame', ...controlVideoKey(variant),
-        ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}),
+        ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(chunkOf(variant, opts) ? { attentionQueryChunk: chunkOf(variant, opts) } : {}),
       }),
     };
     const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
       const hooks = variant.hooks?.();
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,
-        attentionQueryChunk: opts.attentionQueryChunk, crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
+        attentionQueryChunk: chunkOf(variant, opts), crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
         fullCrossFrame: variant.fullCrossFrame, keyFrames: variant.keyFrames, controlResiduals: variant.controlResiduals,
       });
       saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'unet');
@@ -228,12 +228,18 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
   };
 }
 
+/** A variant's own attention query chunk, else the load option's. */
+function chunkOf(variant: Pick<UNetVariant, 'attentionQueryChunk'>, opts: LoadEditModelOptions): number | undefined {
+  return variant.attentionQueryChunk ?? opts.attentionQueryChunk;
+}
+
 /** The ControlVideo fields of a variant, only where set, so FateZero variants keep their cache keys. */
 function controlVideoKey(variant: Omit<UNetVariant, 'controlResiduals'> & { controlResiduals?: boolean }): Record<string, unknown> {
   return {
     ...(variant.fullCrossFrame ? { fullCrossFrame: true } : {}),
     ...(variant.keyFrames !== undefined ? { keyFrames: variant.keyFrames } : {}),
     ...(variant.controlResiduals ? { controlResiduals: true } : {}),
+    ...(variant.attentionQueryChunk !== undefined ? { attentionQueryChunk: variant.attentionQueryChunk } : {}),
   };
 }
 
@@ -263,13 +269,13 @@ function openControlNet(dir: string, contextChannels: number, opts: LoadEditMode
       variant: JSON.stringify({
         key: variant.key, frames: variant.frames, height: variant.height, width: variant.width, weightStorage: opts.weightStorage ?? 'float32',
         crossFrameMinChannels: variant.crossFrameMinChannels ?? null, groupNorm: variant.groupNorm ?? 'frame', ...controlVideoKey(variant),
-        ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(opts.attentionQueryChunk ? { attentionQueryChunk: opts.attentionQueryChunk } : {}),
+        ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(chunkOf(variant, opts) ? { attentionQueryChunk: chunkOf(variant, opts) } : {}),
       }),
     };
     const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
       const model = buildControlNetGraph(folder.config, folder.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks: variant.hooks?.(), weightStorage: opts.weightStorage,
-        attentionQueryChunk: opts.attentionQueryChunk, crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
+        attentionQueryChunk: chunkOf(variant, opts), crossFrameMinChannels: variant.crossFrameMinChannels, groupNorm: variant.groupNorm,
         fullCrossFrame: variant.fullCrossFrame, keyFrames: variant.keyFrames, origin: join(folder.dir, 'config.json'),
       });
       saveModel(opts.compute === 'float16' ? toFloat16Compute(model) : model, tmp, 'controlnet');

@@ -47,6 +47,8 @@ export interface UNetVariant {
   readonly fullCrossFrame?: boolean;
   /** With `fullCrossFrame`: keys/values from the first `keyFrames` frames of a group only (hierarchical sampler). */
   readonly keyFrames?: number;
+  /** Query rows per attention chunk for this graph, over the load option's (bounded memory). @default - the load option's */
+  readonly attentionQueryChunk?: number;
   /** Take a ControlNet's residuals as inputs (UNet only). @default false */
   readonly controlResiduals?: boolean;
 }

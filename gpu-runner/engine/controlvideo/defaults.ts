@@ -20,6 +20,12 @@ export const CONTROLVIDEO_DEFAULTS = Object.freeze({
    * clips use the hierarchical sampler with `longVideoWindow` [ours: upstream asks for it with a flag].
    */
   onePassMaxFrames: 16,
+  /**
+   * Query rows per attention chunk in ControlVideo's graphs (exact attention; runControlVideo can name another): fully
+   * cross-frame attention over 15 frames at 512 px has 61,440 keys, so a chunk's scores stay [256, 61,440] per head
+   * instead of the 61,440² matrix.
+   */
+  attentionQueryChunk: 256,
   positiveSuffix: ' ,best quality, extremely detailed, HD, ultra-realistic, 8K, HQ, masterpiece, trending on artstation, art, smooth',
   negativePrompt: CONTROLVIDEO_NEGATIVE_PROMPT,
 });

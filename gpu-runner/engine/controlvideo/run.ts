@@ -39,6 +39,8 @@ export interface RunControlVideoArgs {
   readonly signal?: AbortSignal;
   /** Frames per hierarchical-sampler window. @default samplingWindow(frames): one pass up to 16 frames */
   readonly window?: number;
+  /** Query rows per attention chunk of ControlVideo's graphs; 'model' keeps the load option's. @default CONTROLVIDEO_DEFAULTS.attentionQueryChunk */
+  readonly attentionQueryChunk?: number | 'model';
 }
 
 interface Geometry {
@@ -81,6 +83,8 @@ interface Run {
   context: (frames: number) => Tensor;
   /** control maps [F, 3, H·s, W·s] of the whole clip */
   control: Tensor;
+  /** query rows per attention chunk of the graphs; undefined: the model's load option */
+  queryChunk: number | undefined;
 }
 
 const now = () => performance.now() / 1000;
@@ -112,6 +116,7 @@ export async function runControlVideo(args: RunControlVideoArgs): Promise<RunEdi
   const contexts = new Map<number, Tensor>();
   const run: Run = {
     args, geo, controlnet, counters, control,
+    queryChunk: args.attentionQueryChunk === 'model' ? undefined : args.attentionQueryChunk ?? CONTROLVIDEO_DEFAULTS.attentionQueryChunk,
     tome: tomeHooks(options, geo),
     context: (frames) => {
       let context = contexts.get(frames);
@@ -236,6 +241,7 @@ async function graphPair(run: Run, shape: PairShape): Promise<GraphPair> {
       keyFrames: shape.keyPair ? 2 : undefined,
       // every self-attention spans the frames, so clip-scope merging applies at every level
       crossFrameMinChannels: 1, groupNorm: options.crossFrame.groupNorm,
+      attentionQueryChunk: run.queryChunk,
     };
     const described = <T>(build: (sites: T) => ReturnType<NonNullable<UNetVariant['hooks']>>, empty: () => T) => {
       let sites = empty();
