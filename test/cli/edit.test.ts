@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseBlendWords, requestFromArgs, run } from '../../cli/commands/edit.ts';
 import { CLIPS_DIR, readClipManifest } from '../support/paths.ts';
-import { ENGINE_TEST_CACHE } from '../gpu-runner/engine/support/model.ts';
+import { ENGINE_TEST_CACHE, tinyBundleDir, tinyControlNetDir } from '../gpu-runner/engine/support/model.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'ocd-edit-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -29,10 +29,49 @@ describe('ocd edit argument handling', () => {
     expect(request).toMatchObject({ preset: 'optimized', seed: 3, frames: { count: 4 }, sampler: { steps: 12, guidance: 5 }, ocd: { gamma: 0.6 }, tome: { ratio: [0.75, 0.5] } });
   });
 
+  it('maps the ControlVideo flags', () => {
+    const request = requestFromArgs({ source: 'a bear', target: 'a tiger', editor: 'controlvideo', control: 'canny', 'conditioning-scale': '0.5', set: ['control.low=50'] });
+    expect(request).toMatchObject({ editor: 'controlvideo', control: { type: 'canny', low: 50 }, conditioningScale: 0.5 });
+    expect(() => requestFromArgs({ source: 'a', target: 'b', control: 'depth' })).toThrow(/--control must be canny or video/);
+  });
+
   it('rejects bad values with the field and the rule', () => {
     expect(() => requestFromArgs({ source: 'a', target: 'b', set: ['ocd.gamma=2'] })).toThrow(/ocd.gamma/);
     expect(() => requestFromArgs({ source: 'a', target: 'b', steps: 'many' })).toThrow(/--steps must be a whole number/);
     expect(() => requestFromArgs({ target: 'b' })).toThrow(/--source and --target are required/);
+  });
+});
+
+describe('ocd edit --editor controlvideo (tiny bundle and ControlNet)', () => {
+  const clip = manifest[0];
+  const base = (name: string) => [
+    resolve(CLIPS_DIR, clip.file), '--source', clip.source_prompt, '--target', clip.edits[0].target_prompt, '--editor', 'controlvideo',
+    '--model', tinyBundleDir(), '--frames', '2', '--size', '128', '--steps', '1', '--out', join(out, `${name}.mp4`), '--cache-dir', ENGINE_TEST_CACHE,
+  ];
+
+  it('canny control: writes the output, the preview and a report of the controlvideo-ocd run', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const code = await run([...base('cv-canny'), '--control', 'canny', '--controlnet', tinyControlNetDir()]);
+    log.mockRestore();
+    expect(code).toBe(0);
+    expect(probeFrames(join(out, 'cv-canny.mp4'))).toEqual({ codec: 'h264', pixFmt: 'yuv420p', frames: 2 });
+    const report = JSON.parse(readFileSync(join(out, 'cv-canny.files', 'report.json'), 'utf8'));
+    expect(report.preset).toBe('controlvideo-ocd');
+  }, 180_000);
+
+  it('refuses to start without a ControlNet, and a folder that is not one gets controlnet_invalid', async () => {
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const previous = process.env.OCD_CONTROLNET_DIR;
+    delete process.env.OCD_CONTROLNET_DIR;
+    const missing = await run(base('cv-missing'));
+    const invalid = await run([...base('cv-invalid'), '--controlnet', tinyBundleDir()]);
+    if (previous !== undefined) process.env.OCD_CONTROLNET_DIR = previous;
+    const printed = err.mock.calls.map((c) => String(c[0])).join('\n');
+    err.mockRestore();
+    expect(missing).toBe(2);
+    expect(printed).toMatch(/needs a ControlNet: pass --controlnet/);
+    expect(invalid).toBe(1);
+    expect(printed).toContain('[controlnet_invalid]');
   });
 });
 
