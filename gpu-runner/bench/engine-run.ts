@@ -20,6 +20,9 @@ export interface RunSpec {
   weightStorage?: 'float32' | 'float16';
   /** UNet attention query chunk (bounded memory at 512 px). */
   attentionQueryChunk?: number;
+  /** ControlVideo runs: the ControlNet folder, and a control video when the control is one. */
+  controlnetDir?: string;
+  controlPath?: string;
 }
 
 export interface RunOutput {
@@ -33,8 +36,8 @@ export interface RunOutput {
 
 async function main(spec: RunSpec): Promise<void> {
   const start = performance.now();
-  const model = await loadEditModel(spec.modelDir, { provider: 'cpu', cacheDir: spec.cacheDir, threads: spec.threads, weightStorage: spec.weightStorage, attentionQueryChunk: spec.attentionQueryChunk });
-  const options = resolveOptions(spec.request, { hasMaskVideo: !!spec.maskPath });
+  const model = await loadEditModel(spec.modelDir, { provider: 'cpu', cacheDir: spec.cacheDir, threads: spec.threads, weightStorage: spec.weightStorage, attentionQueryChunk: spec.attentionQueryChunk, controlnetDir: spec.controlnetDir });
+  const options = resolveOptions(spec.request, { hasMaskVideo: !!spec.maskPath, hasControlVideo: !!spec.controlPath });
   const size = options.size ?? model.facts.defaultSize;
   // warm the VAE sessions at this size so their creation does not count as encode/decode time
   const s = model.facts.vaeScaleFactor;
@@ -42,7 +45,7 @@ async function main(spec: RunSpec): Promise<void> {
   await model.decodeLatents({ data: new Float32Array(latent.data.length), dims: [1, model.facts.latentChannels, size / s, size / s] });
   const loadSeconds = (performance.now() - start) / 1000;
   mkdirSync(spec.outDir, { recursive: true });
-  const result = await editVideoFile({ inputPath: spec.clipPath, maskPath: spec.maskPath, outDir: spec.outDir, options, model, keepData: true });
+  const result = await editVideoFile({ inputPath: spec.clipPath, maskPath: spec.maskPath, controlPath: spec.controlPath, outDir: spec.outDir, options, model, keepData: true });
   const data = result.data!;
   const dump = (name: string, arrays: ArrayLike<number>[] | Float32Array) => {
     const buffers = Array.isArray(arrays) ? arrays.map((a) => Buffer.from((a as Uint8Array).buffer, (a as Uint8Array).byteOffset, (a as Uint8Array).byteLength)) : [Buffer.from(arrays.buffer, arrays.byteOffset, arrays.byteLength)];

@@ -7,6 +7,9 @@
  *   npm run bench -- --no-tiny          (rewrites the section from the tables saved under <cache>/bench)
  *   npm run bench -- --tome [--size 128] [--steps N]   (only the token-merging scope comparison, issue 11, on the tiny
  *                                       bundle at N steps; writes its own section)
+ *   npm run bench -- --controlvideo [--frames 15] [--long-frames 48] [--size 256] [--steps N]
+ *       (ControlVideo's three presets on the tiny bundle and its random ControlNet, canny control; writes its own
+ *       section)
  *   npm run bench -- --sd15 --no-tiny --size 512 --fatezero-profile 5 [--attention-chunk 1024] [--check-estimate]
  *       (512 px: fatezero estimated from a 5-step profile, attention in query chunks; --check-estimate also runs
  *       fatezero in full to compare, meant for 256 px)
@@ -25,10 +28,14 @@ import { ensureRandomSD15Bundle } from '../models/bundle/sd15.ts';
 import { ensureTinyBundle } from '../models/bundle/tiny.ts';
 import { benchPresets, type ClipEntry, formatPresetBench, type PresetBenchResult } from './engine-bench.ts';
 import { benchTomeScopes, formatTomeBench, OCD_BEFORE_TOME } from './tome-bench.ts';
+import { benchControlVideo, formatControlVideoBench } from './controlvideo-bench.ts';
+import { writeAtomically, writeControlNetFolder } from '../models/bundle/bundle-writer.ts';
+import { TINY_CONTROLNET_CONFIG } from '../models/bundle/sd-configs.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SECTION = '## Editing presets (issue 3)';
 const TOME_SECTION = '## Token merging scope (issue 11)';
+const CONTROLVIDEO_SECTION = '## ControlVideo presets (issue 13)';
 
 /** ocd settings the sweep tries (besides the preset's defaults). */
 const SWEEP: Partial<EditRequest>[] = [
@@ -69,6 +76,14 @@ section "Editing presets"). On the tiny bundle attention is a small share of a U
 the same setting can take 3x longer from one run to the next, so the time and speed-up columns here rank nothing; the
 merge counts and the quality columns (deterministic for a given seed) are what this table establishes.`;
 
+/** Reading of the ControlVideo table (kept with it). */
+const CONTROLVIDEO_NOTES = `Not measured here: the SD1.5-config UNet + ControlNet (issue 13's target: \`controlvideo-ocd\` 6x faster than
+\`controlvideo\` at 15 frames, 256 px, with half its peak RSS). On this shared 2-vCPU machine one \`controlvideo\` run of
+the SD1.5 configs (100 UNet + ControlNet calls of 30 frames) takes hours; the command above runs it on a quiet machine
+with the SD1.5 bundle and an \`ocd model controlnet --preset sd15\` folder once main.ts grows an \`--sd15\` switch for
+this section. The long-clip row runs the hierarchical sampler (key frames together, then each in-between run with its
+two key frames); object-centric sampling is not combined with it, so it runs as \`controlvideo-optimized\`.`;
+
 /** Replaces (or appends) our section of BENCHMARKS.md, leaving the other sections as they are. */
 export function replaceSection(markdown: string, body: string, section = SECTION): string {
   const start = markdown.indexOf(section);
@@ -86,6 +101,7 @@ async function main(): Promise<number> {
       'no-tiny': { type: 'boolean' }, tome: { type: 'boolean' }, steps: { type: 'string' },
       'fatezero-profile': { type: 'string' }, 'check-estimate': { type: 'boolean' },
       'attention-chunk': { type: 'string' }, 'ocd-before': { type: 'boolean' }, 'reuse-runs': { type: 'boolean' },
+      controlvideo: { type: 'boolean' }, 'long-frames': { type: 'string' },
     },
   });
   const cacheDir = resolveCacheDir(values['cache-dir']);
@@ -133,6 +149,33 @@ async function main(): Promise<number> {
       ].join('\n');
       const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
       writeFileSync(path, replaceSection(current, [header, table, TOME_NOTES].join('\n\n'), TOME_SECTION));
+      log(`bench: wrote ${path}`);
+    }
+    return 0;
+  }
+
+  if (values.controlvideo) {
+    // the SD1.5-config run (UNet + ControlNet, 15 frames, 50 DDIM steps) takes hours on this machine: tiny bundle only
+    const modelDir = ensureTinyBundle({ cacheDir, bpeVocabGzPath: bpe });
+    const controlnetDir = writeAtomically(join(cacheDir, 'models', 'tiny-controlnet-0'), (tmp) => writeControlNetFolder(tmp, TINY_CONTROLNET_CONFIG, { seed: 0 }));
+    const cvFrames = Number(values.frames ?? 15);
+    const config = {
+      label: 'tiny bundle + tiny ControlNet', modelDir, controlnetDir, cacheDir, clipsDir: CLIPS_DIR, clip, frames: cvFrames,
+      longFrames: Number(values['long-frames'] ?? 48), size, workDir, steps: values.steps ? Number(values.steps) : null, log,
+    };
+    const table = formatControlVideoBench(config, await benchControlVideo(config));
+    console.log(table);
+    if (!values['no-write']) {
+      const path = join(REPO_ROOT, 'BENCHMARKS.md');
+      const header = [
+        'Produced by `npm run bench -- --controlvideo` (`gpu-runner/bench/controlvideo-bench.ts`): each preset in its own process on',
+        'the same clip, end to end (decode, text, sampling, VAE decode, encode; graph building and session creation apart, in "graph',
+        'load"). Speed-ups and RSS ratios are over `controlvideo` in the same run. Random weights: pictures mean nothing.',
+        `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider, shared with other work (timings are indicative)`,
+        `- run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, load average at the start ${loadavg()[0].toFixed(1)} on ${cpus().length} vCPU`,
+      ].join('\n');
+      const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+      writeFileSync(path, replaceSection(current, [header, table, CONTROLVIDEO_NOTES].join('\n\n'), CONTROLVIDEO_SECTION));
       log(`bench: wrote ${path}`);
     }
     return 0;
