@@ -88,7 +88,7 @@ export function formatControlVideoBench(config: ControlVideoBenchConfig, rows: r
   const rss = rows[0].out.report.peakRssBytes;
   for (const row of rows) {
     const r = row.out.report;
-    lines.push(`| ${row.name} | ${row.frames} | ${r.ranAs} | ${row.endToEndSeconds.toFixed(1)} s | ${row.speedup.toFixed(2)}x | ${(r.stages.edit ?? 0).toFixed(1)} s | ${r.unetCalls} | ${(r.tokenStepsRelative * 100).toFixed(1)}% | ${mib(r.peakRssBytes)} | ${(r.peakRssBytes / rss).toFixed(2)} | ${row.out.loadSeconds.toFixed(1)} s |`);
+    lines.push(`| ${row.name} | ${row.out.frames} | ${r.ranAs} | ${row.endToEndSeconds.toFixed(1)} s | ${row.speedup.toFixed(2)}x | ${(r.stages.edit ?? 0).toFixed(1)} s | ${r.unetCalls} | ${(r.tokenStepsRelative * 100).toFixed(1)}% | ${mib(r.peakRssBytes)} | ${(r.peakRssBytes / rss).toFixed(2)} | ${row.out.loadSeconds.toFixed(1)} s |`);
   }
   return lines.join('\n');
 }

@@ -10,7 +10,6 @@
  */
 import { checkEditOptions, describeEditProblems, type EditOptions } from '../../../shared/edit-request.ts';
 import { NO_HOOKS } from '../../models/unet/hooks.ts';
-import { tensorToFrames } from '../../video/frames.ts';
 import { EngineError, throwIfCanceled } from '../errors.ts';
 import type { ControlNetPart, EditModel, Tensor, UNetRunner, UNetVariant } from '../model.ts';
 import { blendLatents, type Box, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent, poolMask, threshold } from '../ocs.ts';
@@ -18,6 +17,8 @@ import type { EditProgress, FrameSet, RunEditResult } from '../pipeline.ts';
 import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from '../report.ts';
 import { chooseSaliencyWords, type SaliencyWords } from '../saliency-words.ts';
 import { createJumpSampler, createSampler, type EditingSampler } from '../sampling.ts';
+import { countCall, countLoad, createCounters, type RunCounters, stageTimer } from '../stages/counters.ts';
+import { decodeFrames } from '../stages/frames.ts';
 import { tomeHooks, type TomeRun, type TomeSite } from '../tome/hooks.ts';
 import { controlTensor, cropControl, pickFrames, putFrames } from './control-maps.ts';
 import { crossMapHooks, objectMask, type RecordedCrossSite } from './cross-maps.ts';
@@ -55,14 +56,6 @@ interface Geometry {
   controlScale: number;
 }
 
-interface Counters {
-  unetCalls: number;
-  tokenSteps: number;
-  stageSeconds: Record<string, number>;
-  peakRss: number;
-  loadSeconds: number;
-}
-
 /** A UNet and its ControlNet built for one frame count, grid and attention layout. */
 interface GraphPair {
   unet: UNetRunner;
@@ -78,7 +71,7 @@ interface Run {
   geo: Geometry;
   controlnet: ControlNetPart;
   tome: TomeRun;
-  counters: Counters;
+  counters: RunCounters;
   /** [negative x F, target + suffix x F] for a group of F frames */
   context: (frames: number) => Tensor;
   /** control maps [F, 3, H·s, W·s] of the whole clip */
@@ -87,8 +80,6 @@ interface Run {
   queryChunk: number | undefined;
 }
 
-const now = () => performance.now() / 1000;
-
 /**
  * Runs one ControlVideo edit on frames.
  * @throws EngineError `controlnet_missing` when the model was loaded without a ControlNet; `invalid_request` on bad
@@ -96,19 +87,8 @@ const now = () => performance.now() / 1000;
  */
 export async function runControlVideo(args: RunControlVideoArgs): Promise<RunEditResult> {
   const { model, options } = args;
-  const counters: Counters = { unetCalls: 0, tokenSteps: 0, stageSeconds: {}, peakRss: process.memoryUsage().rss, loadSeconds: 0 };
-  const timed = async <T>(stage: string, body: () => Promise<T> | T): Promise<T> => {
-    const start = now();
-    const loadBefore = counters.loadSeconds;
-    try {
-      return await body();
-    } finally {
-      const load = counters.loadSeconds - loadBefore;
-      counters.stageSeconds[stage] = (counters.stageSeconds[stage] ?? 0) + now() - start - load;
-      if (load > 0) counters.stageSeconds.load = (counters.stageSeconds.load ?? 0) + load;
-      counters.peakRss = Math.max(counters.peakRss, process.memoryUsage().rss);
-    }
-  };
+  const counters = createCounters();
+  const timed = stageTimer(counters);
 
   const { geo, controlnet } = checkInputs(args);
   const prompts = await timed('text', () => encodePrompts(model, options));
@@ -208,12 +188,6 @@ function guidedContext(negative: Float32Array, positive: Float32Array, frames: n
   return { data, dims: [2 * frames, 77, row / 77] };
 }
 
-async function decodeFrames(model: EditModel, latent: Float32Array, geo: Geometry): Promise<Uint8Array[]> {
-  const scale = model.facts.scalingFactor;
-  const images = await model.decodeLatents({ data: Float32Array.from(latent, (v) => v / scale), dims: [geo.frames, geo.channels, geo.latentHeight, geo.latentWidth] });
-  return tensorToFrames(images.data, geo.frames, geo.width, geo.height);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // graphs
 
@@ -230,9 +204,8 @@ interface PairShape {
 }
 
 /** Opens (building on first use) the UNet and ControlNet graphs of one shape. */
-async function graphPair(run: Run, shape: PairShape): Promise<GraphPair> {
-  const start = now();
-  try {
+function graphPair(run: Run, shape: PairShape): Promise<GraphPair> {
+  return countLoad(run.counters, async () => {
     const { options, model } = run.args;
     const tomeKey = shape.merged ? run.tome.key : 'off';
     const key = `cv-f${shape.frames}-${shape.height}x${shape.width}-${tomeKey}${shape.keyPair ? '-keypair' : ''}${shape.probeLevel !== undefined ? `-probe${shape.probeLevel}` : ''}`;
@@ -263,9 +236,7 @@ async function graphPair(run: Run, shape: PairShape): Promise<GraphPair> {
     const unetMeta = (unet.meta as { tome: TomeSite[]; recorded: RecordedCrossSite[] } | null) ?? { tome: [], recorded: [] };
     const controlMeta = (controlnet.meta as { tome: TomeSite[] } | null) ?? { tome: [] };
     return { unet, controlnet, unetTome: unetMeta.tome, controlnetTome: controlMeta.tome, recorded: unetMeta.recorded };
-  } finally {
-    run.counters.loadSeconds += now() - start;
-  }
+  });
 }
 
 /** One guided step of a group of frames: ControlNet + UNet on [uncond, cond], guidance. */
@@ -284,9 +255,7 @@ async function guidedStep(run: Run, pair: GraphPair, z: Float32Array, grid: { fr
     unetFeeds: run.tome.feeds(timestep, 'edit', F, 2, pair.unetTome),
     controlnetFeeds: run.tome.feeds(timestep, 'edit', F, 2, pair.controlnetTome),
   });
-  run.counters.unetCalls++;
-  run.counters.tokenSteps += 2 * F * grid.height * grid.width;
-  run.counters.peakRss = Math.max(run.counters.peakRss, process.memoryUsage().rss);
+  countCall(run.counters, 2 * F, grid.height, grid.width);
   return result;
 }
 
