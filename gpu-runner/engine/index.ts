@@ -12,7 +12,6 @@ import { cannyControlFrames } from '../control/control-image.ts';
 import { decodeControlVideo } from '../control/control-video.ts';
 import type { DecodedVideo } from '../video/decode.ts';
 import { CONTROLVIDEO_DEFAULTS } from './controlvideo/defaults.ts';
-import { runControlVideo } from './controlvideo/run.ts';
 import { EngineError, throwIfCanceled } from './errors.ts';
 import type { EditModel } from './model.ts';
 import { type EditProgress, runEdit, type RunEditResult } from './pipeline.ts';
@@ -123,16 +122,9 @@ export async function editVideoFile(args: EditVideoFileArgs): Promise<EditVideoF
   }
   const spillDir = join(args.outDir, '.attention');
   const control = options.editor === 'controlvideo' ? await controlMaps(args, video) : undefined;
-  const result = control ? await runControlVideo({
+  const result = await runEdit({
     input: { frames: video.frames, width: video.width, height: video.height },
-    control: { frames: control, width: video.width, height: video.height },
-    mask: maskData,
-    options,
-    model,
-    onProgress: args.onProgress,
-    signal: args.signal,
-  }) : await runEdit({
-    input: { frames: video.frames, width: video.width, height: video.height },
+    control: control && { frames: control, width: video.width, height: video.height },
     mask: maskData,
     options,
     model,

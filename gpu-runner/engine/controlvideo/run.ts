@@ -13,7 +13,7 @@ import { NO_HOOKS } from '../../models/unet/hooks.ts';
 import { EngineError, throwIfCanceled } from '../errors.ts';
 import type { ControlNetPart, EditModel, Tensor, UNetRunner, UNetVariant } from '../model.ts';
 import { blendLatents, type Box, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent, poolMask, threshold } from '../ocs.ts';
-import type { EditProgress, FrameSet, RunEditResult } from '../pipeline.ts';
+import type { EditProgress, FrameSet, RunEditResult } from '../stages/run-types.ts';
 import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from '../report.ts';
 import { chooseSaliencyWords, type SaliencyWords } from '../saliency-words.ts';
 import { createJumpSampler, createSampler, type EditingSampler } from '../sampling.ts';
