@@ -290,13 +290,17 @@ function videoMask(run: Run): Float32Array | null {
   return dilate(threshold(pooled, 0.5), geo.frames, geo.latentHeight, geo.latentWidth, args.options.ocd.dilate);
 }
 
-/** The `auto` mask: one probe call at the first timestep records the object words' cross-attention. */
+/**
+ * The `auto` mask: one probe call at the first timestep records the object words' cross-attention (its noise
+ * prediction is discarded: object-centric merging, which the mask feeds, was not yet in force).
+ */
 async function autoMask(run: Run, saliency: SaliencyWords, z: Float32Array, timestep: number): Promise<Float32Array | null> {
   if (saliency.basis === null) return null;
   const { geo, args } = run;
   const level = Math.max(...args.model.facts.attentionLevels);
   const grid = { frames: geo.frames, height: geo.latentHeight, width: geo.latentWidth };
-  const probe = await graphPair(run, { ...grid, probeLevel: level });
+  // merged like the run itself (cross-attention reads unmerged tokens), so the probe costs one merged call
+  const probe = await graphPair(run, { ...grid, probeLevel: level, merged: run.tome.enabled });
   const { outputs } = await guidedStep(run, probe, z, grid, run.control, timestep);
   return objectMask(outputs, probe.recorded, saliency.positions, grid, args.options.ocd.maskThreshold, args.options.ocd.dilate);
 }
