@@ -77,12 +77,20 @@ the same setting can take 3x longer from one run to the next, so the time and sp
 merge counts and the quality columns (deterministic for a given seed) are what this table establishes.`;
 
 /** Reading of the ControlVideo table (kept with it). */
-const CONTROLVIDEO_NOTES = `Not measured here: the SD1.5-config UNet + ControlNet (issue 13's target: \`controlvideo-ocd\` 6x faster than
-\`controlvideo\` at 15 frames, 256 px, with half its peak RSS). On this shared 2-vCPU machine one \`controlvideo\` run of
-the SD1.5 configs (100 UNet + ControlNet calls of 30 frames) takes hours; the command above runs it on a quiet machine
-with the SD1.5 bundle and an \`ocd model controlnet --preset sd15\` folder once main.ts grows an \`--sd15\` switch for
-this section. The long-clip row runs the hierarchical sampler (key frames together, then each in-between run with its
-two key frames); object-centric sampling is not combined with it, so it runs as \`controlvideo-optimized\`.`;
+const CONTROLVIDEO_NOTES = `How to read it: every preset ran **one** sampler step (\`--steps 1\`): one \`controlvideo\` call of 15 frames at 256 px
+took 83-224 s across runs on this loaded machine, so the default 50 steps (about an hour and a half per preset on the
+tiny bundle) did not fit today. The row is therefore a per-call profile, not the end-to-end comparison issue 13 asks
+for: \`controlvideo-ocd\`'s second call is the \`auto\` mask's probe (one call per run, whatever the steps). What it
+shows: a merged call (clip-scope ToMe 0.75 in the UNet's and the ControlNet's cross-frame attention) took 48.0 s
+against 82.7 s unmerged (1.7x). With the presets' step counts (50 DDIM calls against 20 + 1 probe, object-centric
+sampling aside) that projects to about 4x, an estimate from this table, not a measurement. Merging doubled peak RSS
+(2.27 GB against 1.12 GB): clip-scope matching holds a [groups, sources, destinations] score tensor per layer
+(2 x 13,568 x 1,792 floats at level 0 here) and the merge/unmerge gathers; matching in chunks of sources (argmax per
+chunk) would bound it. The long-clip row asked for 48 frames; the clip gave 25 with the preset's frame selection, which
+the hierarchical sampler ran (window 5: 7 key frames, then 6 in-between runs of 3 frames with their two key frames) at
+0.81 of the 15-frame one-pass run's peak RSS; object-centric sampling is not combined with it, so it ran as
+\`controlvideo-optimized\`. Not measured here: the SD1.5-config UNet + ControlNet (issue 13's targets: 6x end to end,
+half the peak RSS), which needs a quiet machine or a GPU.`;
 
 /** Replaces (or appends) our section of BENCHMARKS.md, leaving the other sections as they are. */
 export function replaceSection(markdown: string, body: string, section = SECTION): string {
