@@ -403,7 +403,8 @@ async function trajectory(run: Run, pair: GraphPair, z0: Float32Array, grid: { f
  * runs first, keeping its latents at the start of each step; each in-between run then steps with its two key frames'
  * latents of the same step in front of it (their predictions discarded), exactly as the interleaved loop of
  * `generate_long_video` (which keys the runs to the first and the last frame of their batch; we key them to the two
- * key frames, as the paper says). Object-centric sampling and token merging apply to the key-frame pass only.
+ * key frames, as the paper says). Token merging applies to the key-frame pass only; object-centric sampling is not
+ * combined with it (the run reports the preset without sampling).
  */
 async function sampleHierarchy(run: Run, plan: ReturnType<typeof hierarchyPlan>): Promise<Sampled> {
   const { args, geo, tome } = run;
