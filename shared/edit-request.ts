@@ -155,7 +155,7 @@ const CrossFrameSchema = z.strictObject({
     .max(EDIT_LIMITS.minChannelsMax)
     .nullable()
     .optional()
-    .describe("Blocks with at least this many channels attend to the middle frame; null = the model's second block width. Not implemented yet: only null is accepted."),
+    .describe("Self-attention in blocks with at least this many channels takes its keys and values from the clip's middle frame (FateZero's least_sc_channel); narrower blocks attend within each frame. null = the model's second block width (640 on SD1.5, as FateZero's configs)."),
   groupNorm: z
     .enum(['clip', 'frame'])
     .optional()
@@ -462,7 +462,7 @@ export interface EditOptionsProblem {
  * Empty when the options are consistent.
  */
 export function checkEditOptions(options: EditOptions, context: EditContext = {}): EditOptionsProblem[] {
-  const problems: EditOptionsProblem[] = [...promptProblems(options), ...unimplementedProblems(options)];
+  const problems: EditOptionsProblem[] = [...promptProblems(options)];
   if (options.inversion.steps !== options.sampler.steps) {
     problems.push({
       path: ['inversion', 'steps'],
@@ -572,19 +572,6 @@ function promptProblems(options: EditOptions): EditOptionsProblem[] {
         code: 'reweight_word_not_in_prompt',
       });
     }
-  }
-  return problems;
-}
-
-/** Knobs the schema names but the engine does not run yet: refused, never silently ignored. */
-function unimplementedProblems(options: EditOptions): EditOptionsProblem[] {
-  const problems: EditOptionsProblem[] = [];
-  if (options.crossFrame.minChannels !== null) {
-    problems.push({
-      path: ['crossFrame', 'minChannels'],
-      message: "is not implemented yet: the engine always uses the model's second block width; leave it out or set null",
-      code: 'option_not_implemented',
-    });
   }
   return problems;
 }

@@ -279,7 +279,6 @@ describe('POST /v1/edits rejects bad input and writes nothing', () => {
     ['a blend word missing from the source prompt', { ...valid, fusion: { blendWords: { source: ['lion'], target: ['tiger'] } } }, 400, 'blend_word_not_in_prompt', 'fusion.blendWords.source.0'],
     ['a blend word missing from the target prompt', { ...valid, fusion: { blendWords: { source: ['bear'], target: ['tiger', 'lion'] } } }, 400, 'blend_word_not_in_prompt', 'fusion.blendWords.target.1'],
     ['a reweighted word missing from the target prompt', { ...valid, fusion: { reweight: { bear: 2 } } }, 400, 'reweight_word_not_in_prompt', 'fusion.reweight.bear'],
-    ['an option that is not implemented', { ...valid, crossFrame: { minChannels: 320 } }, 400, 'option_not_implemented', 'crossFrame.minChannels'],
     ['a 10 kB prompt', { ...valid, sourcePrompt: 'b'.repeat(10_000) }, 400, 'validation_failed', 'sourcePrompt'],
     ['an unknown preset', { ...valid, preset: 'fastest' }, 400, 'validation_failed', 'preset'],
     ['101 steps', { ...valid, sampler: { steps: 101 } }, 400, 'validation_failed', 'sampler.steps'],

@@ -120,7 +120,6 @@ describe('the API against the emulators', () => {
     ['a word swap of unequal word counts', { targetPrompt: 'a big red tiger walking', fusion: { controller: 'replace' } }, 'replace_word_count'],
     ['a blend word missing from its prompt', { fusion: { blendWords: { source: ['bear'], target: ['lion'] } } }, 'blend_word_not_in_prompt'],
     ['a reweighted word missing from the target prompt', { fusion: { reweight: { bear: 3 } } }, 'reweight_word_not_in_prompt'],
-    ['an option that is not implemented', { crossFrame: { minChannels: 640 } }, 'option_not_implemented'],
   ])('refuses %s with 400 and its code, writing nothing to S3, DynamoDB or SQS', async (_name, knobs, code) => {
     const uploadId = await uploadVideo();
     const [records, objects] = [await jobItemCount(), await objectCount()];

@@ -55,6 +55,7 @@ const accepted: [string, Partial<EditRequest>][] = [
   ['an HTML entity between words', { sourcePrompt: 'fish &amp; chips', targetPrompt: 'fish &amp; rice', fusion: { controller: 'replace', blendWords: { source: ['&'], target: ['rice'] } } }],
   ['a zero-width space inside a word', { sourcePrompt: 'a be\u200bar walking', targetPrompt: 'a tiger walking', fusion: { controller: 'replace' } }],
   ['crossFrame.minChannels null', { crossFrame: { minChannels: null } }],
+  ['crossFrame.minChannels set', { crossFrame: { minChannels: 320 } }],
 ];
 
 const refused: [string, Partial<EditRequest>][] = [
@@ -64,7 +65,6 @@ const refused: [string, Partial<EditRequest>][] = [
   ['a reweighted word missing from the target prompt', { fusion: { reweight: { bear: 2 } } }],
   ['a prompt of zero-width characters', { targetPrompt: '\u200b\u200d' }],
   ['a prompt of control characters', { sourcePrompt: '\u0001\u0002\u007f' }],
-  ['crossFrame.minChannels set', { crossFrame: { minChannels: 320 } }],
 ];
 
 describe('the API and the engine agree on what runs', () => {

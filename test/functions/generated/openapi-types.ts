@@ -436,7 +436,7 @@ export interface components {
                 dilate?: number;
             };
             crossFrame?: {
-                /** @description Blocks with at least this many channels attend to the middle frame; null = the model's second block width. Not implemented yet: only null is accepted. */
+                /** @description Self-attention in blocks with at least this many channels takes its keys and values from the clip's middle frame (FateZero's least_sc_channel); narrower blocks attend within each frame. null = the model's second block width (640 on SD1.5, as FateZero's configs). */
                 minChannels?: number | null;
                 /**
                  * @description GroupNorm statistics of the UNet's ResNet blocks and output norm: over the whole clip as FateZero's inflated UNet ('clip', every preset) or per frame ('frame').

@@ -91,6 +91,14 @@ describe('invariants (method.md §5-§6)', () => {
     await expect(run({ preset: 'optimized', sampler: { steps: 4 }, tome: { paired: false } })).rejects.toSatisfy((e: unknown) => e instanceof EngineError && e.code === 'invalid_request' && /tome\.paired/.test(e.message));
   });
 
+  it("crossFrame.minChannels picks the blocks that attend to the middle frame: null is the second block width, a value that moves the cut changes the edit", async () => {
+    // the tiny UNet's blocks are 32, 64, 64 channels wide: by default the 64-channel blocks (and the mid block) attend across frames
+    const edited = async (minChannels: number | null) => (await run({ preset: 'fatezero', sampler: { steps: 2 }, crossFrame: { minChannels } })).latents.edited;
+    const byDefault = await edited(null);
+    expect(maxAbsDiff(await edited(64), byDefault)).toBe(0);
+    expect(maxAbsDiff(await edited(32), byDefault)).toBeGreaterThan(1e-3); // every block attends across frames
+    expect(maxAbsDiff(await edited(65), byDefault)).toBeGreaterThan(1e-3); // none does
+  }, 300_000); // four graph pairs to build
 });
 
 /**
