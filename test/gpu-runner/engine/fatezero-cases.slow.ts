@@ -2,7 +2,8 @@
  * FateZero's own `test_fatezero` on the tiny reference model (test/fixtures/reference/fatezero-cases, see its
  * README) reproduced end to end through the `fatezero` preset: the engine is called directly because the cases are
  * 64x64, under the API's size minimum. Fusion switched off must land far from the reference, so the agreement is
- * not vacuous. Slow (about 13 GB of spilled maps per case): run with `npm run test:slow`, not part of `npm test`.
+ * not vacuous. Slow (about 14 GB of spilled maps and ~15 min per fused run on 2 shared cores): run with
+ * `npm run test:slow`, not part of `npm test`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
