@@ -41,7 +41,9 @@ export interface ComponentGraphOptions {
 }
 
 /** Source folders whose code determines the graphs' bytes. */
-const BUILDER_SOURCE_DIRS = ['graph', 'models/blocks', 'models/unet', 'models/vae', 'models/clip-text', 'models/controlnet'];
+// The engine's graph hooks (fusion, token merging, ControlVideo's map recording) build parts of its UNet variants, so
+// they are part of what a cached graph depends on.
+const BUILDER_SOURCE_DIRS = ['graph', 'models/blocks', 'models/unet', 'models/vae', 'models/clip-text', 'models/controlnet', 'engine/fusion', 'engine/tome', 'engine/controlvideo'];
 const GPU_RUNNER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 let builderHash: string | undefined;
