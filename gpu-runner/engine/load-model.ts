@@ -158,7 +158,9 @@ export async function loadEditModel(modelDir: string, opts: LoadEditModelOptions
         ...(opts.compute === 'float16' ? { compute: 'float16' } : {}), ...(chunkOf(variant, opts) ? { attentionQueryChunk: chunkOf(variant, opts) } : {}),
       }),
     };
-    const graph = await cachedGraph(opts.cacheDir, key, (tmp) => {
+    const graph = await cachedGraph(opts.cacheDir, key, async (tmp) => {
+      // building holds the weights and the graph in memory: release the session the new one would evict first
+      await unetSessions.makeRoomForOne();
       const hooks = variant.hooks?.();
       const model = buildUNetGraph(unetConfig, folder.unet.weights, {
         frames: variant.frames, height: variant.height, width: variant.width, hooks, weightStorage: opts.weightStorage,

@@ -85,6 +85,14 @@ export class ResidentSessions {
     return { opened: this.opened, evicted: this.evicted, open: [...this.entries.values()].filter((e) => e.session).length };
   }
 
+  /**
+   * Releases idle sessions until one more fits within the limit: call it before building a new variant's graph,
+   * so the builder's memory and the weights it reads are not added on top of a session about to be evicted anyway.
+   */
+  async makeRoomForOne(): Promise<void> {
+    await this.evictFor(undefined);
+  }
+
   /** Releases every open session (the handles stay usable and reopen on their next run). */
   async releaseAll(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => this.release(e)));
@@ -102,7 +110,7 @@ export class ResidentSessions {
     return entry.session;
   }
 
-  private async evictFor(entry: Entry): Promise<void> {
+  private async evictFor(entry: Entry | undefined): Promise<void> {
     const open = [...this.entries.values()].filter((e) => e !== entry && e.session);
     // sessions in the middle of a run are never released; the limit is exceeded instead
     const idle = open.filter((e) => e.running === 0).sort((a, b) => a.lastUsed - b.lastUsed);

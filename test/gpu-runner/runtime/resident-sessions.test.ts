@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../../gpu-runner/graph/index.ts';
 import { TINY_UNET_CONFIG } from '../../../gpu-runner/models/bundle/sd-configs.ts';
 import { buildUNetGraph } from '../../../gpu-runner/models/unet/unet.ts';
+import { ResidentSessions } from '../../../gpu-runner/runtime/resident-sessions.ts';
 import { RecordingRandomWeightSource } from '../../../gpu-runner/models/weights.ts';
 
 // A UNet whose weights (~53 MB) dwarf its activations at an 8x8 latent, so memory growth counts weight copies.
@@ -45,5 +46,15 @@ describe('resident sessions: one copy of the weights whatever the number of vari
     expect(one.stats).toEqual({ opened: 3, evicted: 2, open: 1 });
     expect(all.stats).toEqual({ opened: 2, evicted: 0, open: 2 });
     expect(one.same && all.same).toBe(true);
+  }, 60_000);
+
+  it('makes room for one more before a build: releases the idle session a new one would evict, and only that', async () => {
+    for (const [limit, openAfter] of [[1, 0], [2, 1]] as const) {
+      const sessions = new ResidentSessions(limit, { provider: 'cpu' });
+      await sessions.graph(paths[0]).names();
+      await sessions.makeRoomForOne();
+      expect({ limit, open: sessions.stats().open, evicted: sessions.stats().evicted }).toEqual({ limit, open: openAfter, evicted: 1 - openAfter });
+      await sessions.releaseAll();
+    }
   }, 60_000);
 });
