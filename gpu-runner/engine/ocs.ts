@@ -12,8 +12,23 @@ export interface Box {
   width: number;
 }
 
+/** The grid a mask video is pooled from (pixels) and to (latent pixels). */
+export interface MaskGrid {
+  frames: number;
+  height: number;
+  width: number;
+  latentHeight: number;
+  latentWidth: number;
+}
+
 /** Latent-grid alignment of the box: three UNet downsamplings need multiples of 8 latent pixels. */
 export const BOX_MULTIPLE = 8;
+
+/** A mask video's frames [F, H, W] at latent resolution: pooled, thresholded at half and dilated by `radius`. */
+export function latentMaskFromVideo(mask: Float32Array, grid: MaskGrid, radius: number): Float32Array {
+  const pooled = poolMask(mask, grid.frames, grid.height, grid.width, grid.latentHeight, grid.latentWidth);
+  return dilate(threshold(pooled, 0.5), grid.frames, grid.latentHeight, grid.latentWidth, radius);
+}
 
 /** Average-pools [frames, H, W] values to [frames, h, w] (H, W multiples of h, w; else nearest-area). */
 export function poolMask(values: Float32Array, frames: number, height: number, width: number, outHeight: number, outWidth: number): Float32Array {

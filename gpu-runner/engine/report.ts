@@ -62,7 +62,7 @@ export interface EditReport {
 }
 
 /** Why an `ocd` edit found no mask at all. */
-export function noMaskNote(mode: EditOptions['ocd']['mask'], saliency: SaliencyWords): string {
+export function noMaskNote(mode: EditOptions['ocd']['mask'], saliency: SaliencyWords, ranAs: EditOptions['preset'] = 'optimized'): string {
   const cause = mode === 'none'
     ? "ocd.mask is 'none'"
     : mode === 'video'
@@ -70,12 +70,12 @@ export function noMaskNote(mode: EditOptions['ocd']['mask'], saliency: SaliencyW
       : saliency.basis === null
         ? `no words to follow for the auto mask: ${saliency.reason}`
         : 'no cross-attention of the saliency words was recorded';
-  return `${cause}; object-centric sampling is off and the edit ran as optimized`;
+  return `${cause}; object-centric sampling is off and the edit ran as ${ranAs}`;
 }
 
 /** Why an `ocd` edit's mask selected nothing. */
-export function emptyMaskNote(source: MaskSource): string {
-  return `the ${source === 'video' ? 'mask video' : 'auto mask'} is empty (no pixel above the threshold); the edit ran as optimized`;
+export function emptyMaskNote(source: MaskSource, ranAs: EditOptions['preset'] = 'optimized'): string {
+  return `the ${source === 'video' ? 'mask video' : 'auto mask'} is empty (no pixel above the threshold); the edit ran as ${ranAs}`;
 }
 
 /** One line on what ran: the preset, and for object-centric runs the mask's area, source and words. */

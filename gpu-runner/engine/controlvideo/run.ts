@@ -12,13 +12,14 @@ import { checkEditOptions, describeEditProblems, type EditOptions } from '../../
 import { NO_HOOKS } from '../../models/unet/hooks.ts';
 import { EngineError, throwIfCanceled } from '../errors.ts';
 import type { ControlNetPart, EditModel, Tensor, UNetRunner, UNetVariant } from '../model.ts';
-import { blendLatents, type Box, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea, pasteLatent, poolMask, threshold } from '../ocs.ts';
+import { type Box, cropLatent, decoupledSchedule, foregroundBox, isFullFrame, latentMaskFromVideo, maskArea } from '../ocs.ts';
 import type { EditProgress, FrameSet, RunEditResult } from '../stages/run-types.ts';
 import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from '../report.ts';
 import { chooseSaliencyWords, type SaliencyWords } from '../saliency-words.ts';
-import { createJumpSampler, createSampler, type EditingSampler } from '../sampling.ts';
+import { createSampler, type EditingSampler } from '../sampling.ts';
 import { countCall, countLoad, createCounters, type RunCounters, stageTimer } from '../stages/counters.ts';
-import { decodeFrames } from '../stages/frames.ts';
+import { coarseBackground, joinForeground } from '../stages/decoupled.ts';
+import { decodeFrames, type LatentGeometry } from '../stages/frames.ts';
 import { tomeHooks, type TomeRun, type TomeSite } from '../tome/hooks.ts';
 import { controlTensor, cropControl, pickFrames, putFrames } from './control-maps.ts';
 import { crossMapHooks, objectMask, type RecordedCrossSite } from './cross-maps.ts';
@@ -44,13 +45,7 @@ export interface RunControlVideoArgs {
   readonly attentionQueryChunk?: number | 'model';
 }
 
-interface Geometry {
-  frames: number;
-  height: number;
-  width: number;
-  latentHeight: number;
-  latentWidth: number;
-  channels: number;
+interface Geometry extends LatentGeometry {
   contextChannels: number;
   /** control map pixels per latent pixel */
   controlScale: number;
@@ -282,13 +277,6 @@ function withoutSampling(preset: EditOptions['preset']): EditOptions['preset'] {
   return preset === 'controlvideo-ocd' ? 'controlvideo-optimized' : preset;
 }
 
-/** The mask video at latent resolution, dilated: [F, h, w]. */
-function videoMask(run: Run): Float32Array | null {
-  const { args, geo } = run;
-  if (!args.mask) return null;
-  const pooled = poolMask(args.mask, geo.frames, geo.height, geo.width, geo.latentHeight, geo.latentWidth);
-  return dilate(threshold(pooled, 0.5), geo.frames, geo.latentHeight, geo.latentWidth, args.options.ocd.dilate);
-}
 
 /**
  * The `auto` mask: one probe call at the first timestep records the object words' cross-attention (its noise
@@ -326,7 +314,7 @@ async function sampleOnePass(run: Run, saliency: SaliencyWords): Promise<Sampled
   const wantsMask = options.ocd.mask !== 'none' && (options.ocd.sampling || (tome.enabled && options.tome.objectCentric));
   let mask: { data: Float32Array; source: MaskSource; words: string[] } | null = null;
   if (wantsMask && options.ocd.mask === 'video') {
-    const data = videoMask(run);
+    const data = run.args.mask ? latentMaskFromVideo(run.args.mask, geo, options.ocd.dilate) : null;
     mask = data && { data, source: 'video', words: [] };
   } else if (wantsMask && options.ocd.mask === 'auto') {
     const data = await autoMask(run, saliency, z, sampler.timesteps[0]);
@@ -343,10 +331,10 @@ async function sampleOnePass(run: Run, saliency: SaliencyWords): Promise<Sampled
     if (mask) maskInfo = { dilated: mask.data, area: maskArea(mask.data), box, source: mask.source, words: mask.words };
     if (!mask) {
       ranAs = withoutSampling(options.preset);
-      note = noMaskNote(options.ocd.mask, saliency).replace('ran as optimized', `ran as ${ranAs}`);
+      note = noMaskNote(options.ocd.mask, saliency, ranAs);
     } else if (!box) {
       ranAs = withoutSampling(options.preset);
-      note = emptyMaskNote(mask.source).replace('ran as optimized', `ran as ${ranAs}`);
+      note = emptyMaskNote(mask.source, ranAs);
     } else if (K > 0 && !isFullFrame(box, h, w)) {
       // foreground: every decoupled step on the crop (its own graphs, unmerged: merging plans are per full grid)
       const cropGrid = { frames: F, height: box.height, width: box.width };
@@ -360,16 +348,11 @@ async function sampleOnePass(run: Run, saliency: SaliencyWords): Promise<Sampled
         progress(c + 1);
       }
       // background: the coarse sampler's few steps on the whole frame (no inversion to take it from)
-      const jump = createJumpSampler(options.sampler.kind, args.model.facts.schedulerConfig, backgroundSteps.map((c) => sampler.timesteps[c]), sampler.timesteps[K]);
-      let zBg = z;
-      for (let i = 0; i < backgroundSteps.length; i++) {
-        throwIfCanceled(args.signal, 'editing');
-        const { eps } = await guidedStep(run, full, zBg, grid, run.control, sampler.timesteps[backgroundSteps[i]]);
-        zBg = jump.step(eps, i, zBg);
-      }
-      const soft = feather(mask.data, F, h, w, 1);
-      z = blendLatents(pasteLatent(zBg, zFg, F, C, h, w, box), zBg, soft, F, C, h, w);
-      sampler.restartFirstOrder();
+      const zBg = await coarseBackground({
+        sampler, schedulerConfig: args.model.facts.schedulerConfig, backgroundSteps, decoupledSteps: K, latent: z, signal: args.signal,
+        eps: async (c, zc) => (await guidedStep(run, full, zc, grid, run.control, sampler.timesteps[c])).eps,
+      });
+      z = joinForeground(zBg, zFg, mask.data, box, [F, C, h, w], sampler);
       start = K;
     }
   }

@@ -24,18 +24,19 @@ import { type ControlledSite, blendInputName, FUSION_INPUTS, fusionHooks, isCont
 import { buildCrossAttentionMapping, type CrossAttentionMapping, crossReplaceActive, selfReplaceActive } from '../fusion/seq-aligner.ts';
 import type { EditModel, IntTensor, Tensor, UNetRunner, UNetVariant } from '../model.ts';
 import {
-  attentionSaliency, blendLatents, type Box, boxAtLevel, cropLatent, decoupledSchedule, dilate, feather, foregroundBox, isFullFrame, maskArea,
-  pasteLatent, poolMask, restrictMap, restrictMapVia, threshold,
+  attentionSaliency, type Box, boxAtLevel, cropLatent, decoupledSchedule, foregroundBox, isFullFrame, latentMaskFromVideo, maskArea, restrictMap,
+  restrictMapVia,
 } from '../ocs.ts';
 import { chooseController, wordTokenPositions } from '../presets.ts';
 import { wordShareOfPrompt } from '../saliency-attention.ts';
 import { chooseSaliencyWords, type SaliencyWords } from '../saliency-words.ts';
 import { emptyMaskNote, type EditReport, type MaskSource, noMaskNote, type StageTimes } from '../report.ts';
-import { createInversion, createJumpSampler, createSampler, type EditingSampler, type Inversion } from '../sampling.ts';
+import { createInversion, createSampler, type EditingSampler, type Inversion } from '../sampling.ts';
 import { tomeHooks, type TomeRun, type TomeSite } from '../tome/hooks.ts';
 import { restrictMergedMap, valuesPerMapRow } from '../tome/map-layout.ts';
 import { countLoad, createCounters, type RunCounters, stageTimer } from '../stages/counters.ts';
-import { decodeFrames, encodeFrames } from '../stages/frames.ts';
+import { coarseBackground, joinForeground } from '../stages/decoupled.ts';
+import { decodeFrames, encodeFrames, type LatentGeometry } from '../stages/frames.ts';
 import type { EditProgress, FrameSet, RunEditResult } from '../stages/run-types.ts';
 
 /** A FateZero run's inputs. */
@@ -68,13 +69,7 @@ interface Prompts {
   truncated: boolean;
 }
 
-interface Geometry {
-  frames: number;
-  height: number;
-  width: number;
-  latentHeight: number;
-  latentWidth: number;
-  channels: number;
+interface Geometry extends LatentGeometry {
   contextChannels: number;
 }
 
@@ -321,9 +316,7 @@ class AutoSaliency {
 
 /** The mask video at latent resolution, dilated: [F, h, w]. */
 function videoSaliency(args: FateZeroArgs, geo: Geometry): Float32Array | null {
-  if (!args.mask) return null;
-  const pooled = poolMask(args.mask, geo.frames, geo.height, geo.width, geo.latentHeight, geo.latentWidth);
-  return dilate(threshold(pooled, 0.5), geo.frames, geo.latentHeight, geo.latentWidth, args.options.ocd.dilate);
+  return args.mask ? latentMaskFromVideo(args.mask, geo, args.options.ocd.dilate) : null;
 }
 
 /**
@@ -609,21 +602,13 @@ async function edit(ctx: EditContext): Promise<Edited> {
         if (full) {
           z = zFg; // one trajectory: the blend is the identity and the solver history stays valid
         } else {
-          let zBg: Float32Array;
-          if (options.ocd.background === 'inversion') {
-            zBg = inverted.latents[K];
-          } else {
-            const jump = createJumpSampler(options.sampler.kind, model.facts.schedulerConfig, backgroundSteps.map((c) => sampler.timesteps[c]), sampler.timesteps[K]);
-            zBg = z;
-            for (let i = 0; i < backgroundSteps.length; i++) {
-              throwIfCanceled(ctx.signal, 'editing');
-              const eps = await guidedStep(ctx, fullHandle, backgroundSteps[i], zBg, fullGrid, null);
-              zBg = jump.step(eps, i, zBg);
-            }
-          }
-          const soft = feather(saliency.mask, F, h, w, 1);
-          z = blendLatents(pasteLatent(zBg, zFg, F, C, h, w, box), zBg, soft, F, C, h, w);
-          sampler.restartFirstOrder();
+          const zBg = options.ocd.background === 'inversion'
+            ? inverted.latents[K]
+            : await coarseBackground({
+              sampler, schedulerConfig: model.facts.schedulerConfig, backgroundSteps, decoupledSteps: K, latent: z, signal: ctx.signal,
+              eps: (c, zc) => guidedStep(ctx, fullHandle, c, zc, fullGrid, null),
+            });
+          z = joinForeground(zBg, zFg, saliency.mask, box, [F, C, h, w], sampler);
         }
         start = K;
       }
