@@ -76,21 +76,14 @@ section "Editing presets"). On the tiny bundle attention is a small share of a U
 the same setting can take 3x longer from one run to the next, so the time and speed-up columns here rank nothing; the
 merge counts and the quality columns (deterministic for a given seed) are what this table establishes.`;
 
-/** Reading of the ControlVideo table (kept with it). */
-const CONTROLVIDEO_NOTES = `How to read it: every preset ran **one** sampler step (\`--steps 1\`): one \`controlvideo\` call of 15 frames at 256 px
-took 83-224 s across runs on this loaded machine, so the default 50 steps (about an hour and a half per preset on the
-tiny bundle) did not fit today. The row is therefore a per-call profile, not the end-to-end comparison issue 13 asks
-for: \`controlvideo-ocd\`'s second call is the \`auto\` mask's probe (one call per run, whatever the steps). What it
-shows: a merged call (clip-scope ToMe 0.75 in the UNet's and the ControlNet's cross-frame attention) took 48.0 s
-against 82.7 s unmerged (1.7x). With the presets' step counts (50 DDIM calls against 20 + 1 probe, object-centric
-sampling aside) that projects to about 4x, an estimate from this table, not a measurement. Merging doubled peak RSS
-(2.27 GB against 1.12 GB): clip-scope matching holds a [groups, sources, destinations] score tensor per layer
-(2 x 13,568 x 1,792 floats at level 0 here) and the merge/unmerge gathers; matching in chunks of sources (argmax per
-chunk) would bound it. The long-clip row asked for 48 frames; the clip gave 25 with the preset's frame selection, which
-the hierarchical sampler ran (window 5: 7 key frames, then 6 in-between runs of 3 frames with their two key frames) at
-0.81 of the 15-frame one-pass run's peak RSS; object-centric sampling is not combined with it, so it ran as
-\`controlvideo-optimized\`. Not measured here: the SD1.5-config UNet + ControlNet (issue 13's targets: 6x end to end,
-half the peak RSS), which needs a quiet machine or a GPU.`;
+/** How to read the ControlVideo table (written with it; a reading of one run's numbers belongs beside that run only). */
+const CONTROLVIDEO_NOTES = `How to read it: with \`--steps N\` every preset runs N sampler steps instead of its default, so the rows are a
+per-call profile, not the end-to-end comparison of the presets' defaults; \`controlvideo-ocd\`'s extra call is the
+\`auto\` mask's probe (one per run, whatever the steps). Merged rows use clip-scope token merging in the UNet's and the
+ControlNet's cross-frame attention. The long-clip row asks for \`--long-frames\` frames; the clip may give fewer with the
+preset's frame selection (the frames column says how many ran), and the hierarchical sampler runs them; object-centric
+sampling is not combined with it, so that row runs as \`controlvideo-optimized\`. The SD1.5-config UNet + ControlNet is
+not run by this flag (hours on a 2-vCPU machine).`;
 
 /** Replaces (or appends) our section of BENCHMARKS.md, leaving the other sections as they are. */
 export function replaceSection(markdown: string, body: string, section = SECTION): string {
@@ -99,6 +92,22 @@ export function replaceSection(markdown: string, body: string, section = SECTION
   if (start < 0) return `${markdown.trimEnd()}\n\n${block}`;
   const next = markdown.indexOf('\n## ', start + section.length);
   return `${markdown.slice(0, start)}${block}${next < 0 ? '' : `\n${markdown.slice(next + 1)}`}`;
+}
+
+/**
+ * Writes one section of BENCHMARKS.md: what produced it, the machine and the run's start and load, the table and its
+ * reading notes.
+ */
+function writeSection(section: string, producedBy: readonly string[], table: string, notes: string, run: { started: Date; load: number }): void {
+  const path = join(REPO_ROOT, 'BENCHMARKS.md');
+  const header = [
+    ...producedBy,
+    `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider, shared with other work (timings are indicative)`,
+    `- run: ${run.started.toISOString().slice(0, 16).replace('T', ' ')} UTC, load average at the start ${run.load.toFixed(1)} on ${cpus().length} vCPU`,
+  ].join('\n');
+  const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  writeFileSync(path, replaceSection(current, [header, table, notes].join('\n\n'), section));
+  console.error(`bench: wrote ${path}`);
 }
 
 async function main(): Promise<number> {
@@ -138,6 +147,7 @@ async function main(): Promise<number> {
   const log = (line: string) => console.error(line);
   const results: PresetBenchResult[] = [];
   const started = new Date();
+  const startLoad = loadavg()[0];
 
   if (values.tome) {
     // SD1.5-config runs of this comparison need a quiet machine; this runs the tiny bundle only.
@@ -148,16 +158,10 @@ async function main(): Promise<number> {
     const table = formatTomeBench(config, await benchTomeScopes(config));
     console.log(table);
     if (!values['no-write']) {
-      const path = join(REPO_ROOT, 'BENCHMARKS.md');
-      const header = [
+      writeSection(TOME_SECTION, [
         'Produced by `npm run bench -- --tome` (`gpu-runner/bench/tome-bench.ts`): the `ocd` preset with each token-merging',
         'setting, each run in its own process on the same clip, box mask video and machine; graph load is not counted.',
-        `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider, shared with other work (timings are indicative)`,
-        `- run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, load average at the start ${loadavg()[0].toFixed(1)} on ${cpus().length} vCPU`,
-      ].join('\n');
-      const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-      writeFileSync(path, replaceSection(current, [header, table, TOME_NOTES].join('\n\n'), TOME_SECTION));
-      log(`bench: wrote ${path}`);
+      ], table, TOME_NOTES, { started, load: startLoad });
     }
     return 0;
   }
@@ -174,17 +178,11 @@ async function main(): Promise<number> {
     const table = formatControlVideoBench(config, await benchControlVideo(config));
     console.log(table);
     if (!values['no-write']) {
-      const path = join(REPO_ROOT, 'BENCHMARKS.md');
-      const header = [
+      writeSection(CONTROLVIDEO_SECTION, [
         'Produced by `npm run bench -- --controlvideo` (`gpu-runner/bench/controlvideo-bench.ts`): each preset in its own process on',
         'the same clip, end to end (decode, text, sampling, VAE decode, encode; graph building and session creation apart, in "graph',
         'load"). Speed-ups and RSS ratios are over `controlvideo` in the same run. Random weights: pictures mean nothing.',
-        `- machine: ${cpus().length} vCPU (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, onnxruntime-node CPU provider, shared with other work (timings are indicative)`,
-        `- run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, load average at the start ${loadavg()[0].toFixed(1)} on ${cpus().length} vCPU`,
-      ].join('\n');
-      const current = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-      writeFileSync(path, replaceSection(current, [header, table, CONTROLVIDEO_NOTES].join('\n\n'), CONTROLVIDEO_SECTION));
-      log(`bench: wrote ${path}`);
+      ], table, CONTROLVIDEO_NOTES, { started, load: startLoad });
     }
     return 0;
   }
